@@ -1,0 +1,27 @@
+"""The `siyu` command. Each domain registers its own sub-app from a module in this package."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import admin
+from api.cli.common import console
+
+app = typer.Typer(
+    name="siyu",
+    help="私域 AI 运营服务 siyu: 客服、朋友圈文案、推荐与补货预测。",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+admin.register(app)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("[yellow]已中断[/yellow]")
+        raise SystemExit(130) from None
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,114 @@
+"""Shops and keys over HTTP. Creating shops is the admin's; each shop's owner manages its keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+
+from api.deps import AdminDep, OwnerDep, SessionDep
+from api.errors import error_responses
+from store.errors import AlreadyExists, Forbidden, NotFound, Unauthenticated
+from store.models import Role
+from store.repositories.shops import ApiKeyRepository, ShopRepository
+
+router = APIRouter(prefix="/v1", tags=["shops"])
+AUTH_ERRORS = (Unauthenticated, Forbidden)
+
+
+class ShopCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100, examples=["小鹿母婴"])
+
+
+class ShopPublic(BaseModel):
+    shop_id: int
+    name: str
+    created_at: datetime
+
+
+class KeyCreate(BaseModel):
+    role: Role = Field(description="owner | agent | service")
+    name: str = Field("", max_length=100)
+
+
+class KeyIssued(BaseModel):
+    key_id: int
+    role: Role
+    api_key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class ShopCreated(ShopPublic):
+    owner_key: KeyIssued
+
+
+class KeyPublic(BaseModel):
+    key_id: int
+    role: Role
+    prefix: str
+    name: str
+    created_at: datetime
+    revoked: bool
+
+
+@router.post(
+    "/shops",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ShopCreated,
+    responses=error_responses(*AUTH_ERRORS, AlreadyExists),
+)
+def create_shop(body: ShopCreate, _admin: AdminDep, session: SessionDep) -> ShopCreated:
+    shop = ShopRepository(session).create(body.name)
+    issued = ApiKeyRepository(session).issue(shop.id, Role.owner, name="owner")
+    session.commit()
+    return ShopCreated(
+        shop_id=shop.id,
+        name=shop.name,
+        created_at=shop.created_at,
+        owner_key=KeyIssued(key_id=issued.key_id, role=issued.role, api_key=issued.raw),
+    )
+
+
+@router.get("/shop", response_model=ShopPublic, responses=error_responses(*AUTH_ERRORS))
+def current_shop(caller: OwnerDep, session: SessionDep) -> ShopPublic:
+    shop = ShopRepository(session).get(caller.shop_id)
+    return ShopPublic(shop_id=shop.id, name=shop.name, created_at=shop.created_at)
+
+
+@router.get("/keys", response_model=list[KeyPublic], responses=error_responses(*AUTH_ERRORS))
+def list_keys(caller: OwnerDep, session: SessionDep) -> list[KeyPublic]:
+    return [
+        KeyPublic(
+            key_id=k.id,
+            role=k.role,
+            prefix=k.prefix,
+            name=k.name,
+            created_at=k.created_at,
+            revoked=k.revoked_at is not None,
+        )
+        for k in ApiKeyRepository(session).list_for_shop(caller.shop_id)
+    ]
+
+
+@router.post(
+    "/keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KeyIssued,
+    responses=error_responses(*AUTH_ERRORS),
+)
+def create_key(body: KeyCreate, caller: OwnerDep, session: SessionDep) -> KeyIssued:
+    if body.role is Role.admin:
+        raise Forbidden("店铺的 owner 不能创建 admin Key")
+    issued = ApiKeyRepository(session).issue(caller.shop_id, body.role, name=body.name)
+    session.commit()
+    return KeyIssued(key_id=issued.key_id, role=issued.role, api_key=issued.raw)
+
+
+@router.delete(
+    "/keys/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*AUTH_ERRORS, NotFound),
+)
+def revoke_key(key_id: int, caller: OwnerDep, session: SessionDep) -> None:
+    ApiKeyRepository(session).revoke(caller.shop_id, key_id)
+    session.commit()

@@ -1,0 +1,125 @@
+"""The one error tree. Every expected failure in siyu is a `SiyuError`.
+
+    SiyuError(code, status, detail)
+    ├── ConfigError                  500 config_error        a bad SIYU_ setting (raised at start-up)
+    ├── Unauthenticated              401 unauthenticated     missing or unknown API key
+    ├── Forbidden                    403 forbidden           the key's role may not do this
+    ├── NotFound                     404 not_found           absent, or another shop's (never tell which)
+    ├── Conflict                     409 conflict
+    │   └── AlreadyExists            409 already_exists
+    ├── InvalidInput                 400 invalid_input       bad upload/import: names file, line, field
+    ├── JobFailed                    409 job_failed
+    └── LLMError                     502 llm_error           the only errors the LLM gateway raises
+        ├── LLMTimeout               504 llm_timeout
+        ├── LLMUnavailable           502 llm_unavailable
+        └── LLMBadOutput             502 llm_bad_output
+
+`api/errors.py` turns any of these into `{"error": code, "detail": message}`. Later
+issues add their own business outcomes (e.g. `handoff_already_claimed`) as subclasses.
+`detail` is what a person reads, so it is Chinese where a shop owner or staff reads it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class SiyuError(Exception):
+    code: ClassVar[str] = "siyu_error"
+    status: ClassVar[int] = 500
+    default_detail: ClassVar[str] = "服务内部错误"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class ConfigError(SiyuError):
+    code = "config_error"
+    status = 500
+    default_detail = "配置有误"
+
+
+class Unauthenticated(SiyuError):
+    code = "unauthenticated"
+    status = 401
+    default_detail = "缺少或无效的 API Key，请在请求头中使用 Authorization: Bearer <key>"
+
+
+class Forbidden(SiyuError):
+    code = "forbidden"
+    status = 403
+    default_detail = "当前 API Key 的角色无权执行此操作"
+
+
+class NotFound(SiyuError):
+    code = "not_found"
+    status = 404
+    default_detail = "未找到"
+
+
+class Conflict(SiyuError):
+    code = "conflict"
+    status = 409
+    default_detail = "操作冲突"
+
+
+class AlreadyExists(Conflict):
+    code = "already_exists"
+    default_detail = "已存在"
+
+
+class InvalidInput(SiyuError):
+    """Bad uploaded or imported data. Always says where: file, line and field."""
+
+    code = "invalid_input"
+    status = 400
+    default_detail = "输入数据有误"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.file, self.line, self.field = file, line, field
+        where = ", ".join(
+            part
+            for part in (
+                f"文件 {file!r}" if file else "",
+                f"第 {line} 行" if line is not None else "",
+                f"字段 {field!r}" if field else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {detail}" if where and detail else detail or where or None)
+
+
+class JobFailed(SiyuError):
+    code = "job_failed"
+    status = 409
+    default_detail = "任务执行失败"
+
+
+class LLMError(SiyuError):
+    code = "llm_error"
+    status = 502
+    default_detail = "语言模型调用失败"
+
+
+class LLMTimeout(LLMError):
+    code = "llm_timeout"
+    status = 504
+    default_detail = "语言模型响应超时"
+
+
+class LLMUnavailable(LLMError):
+    code = "llm_unavailable"
+    default_detail = "语言模型服务不可用"
+
+
+class LLMBadOutput(LLMError):
+    code = "llm_bad_output"
+    default_detail = "语言模型输出格式不正确"

@@ -1,0 +1,1 @@
+"""Every SQL query in siyu lives in this package. Each tenant query takes `shop_id`."""
