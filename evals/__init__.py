@@ -1,0 +1,1 @@
+"""Labelled datasets, runners and metrics for every agent (`siyu eval`), and benchmarks (`siyu bench`)."""

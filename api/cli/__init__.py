@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin
+from api.cli import admin, evals
 from api.cli.common import console
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
+evals.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""One module per benchmark; importing this package registers them all."""

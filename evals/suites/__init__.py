@@ -1,0 +1,1 @@
+"""One module per suite; importing this package registers them all."""
