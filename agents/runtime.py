@@ -11,13 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, make_session_factory
 from store.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.llm import LLMGateway
+    from retrieval.embedding import Embedder
+    from retrieval.index import KnowledgeBase
 
 T = TypeVar("T")
 
@@ -46,6 +51,26 @@ class Runtime:
         """Install a prepared client (tests inject fakes here instead of monkey-patching)."""
         with self._lock:
             self._cache[name] = value
+
+    def embedder(self) -> Embedder:
+        from retrieval.embedders import build_embedder
+
+        return self.once("embedder", lambda: build_embedder(self.settings))
+
+    def knowledge_base(self) -> KnowledgeBase:
+        """Chroma (persistent or SIYU_CHROMA_URL) + the embedder + the per-shop lexical cache."""
+        from retrieval.index import KnowledgeBase
+        from retrieval.vectorstore import VectorStore
+
+        return self.once(
+            "kb", lambda: KnowledgeBase(VectorStore.from_settings(self.settings), self.embedder())
+        )
+
+    def llm(self) -> LLMGateway | None:
+        """The chat-model gateway, or None when no SIYU_LLM_BASE_URL is set (offline engine)."""
+        from agents.llm import SessionCallSink, build_gateway
+
+        return self.once("llm", lambda: build_gateway(self.settings, sink=SessionCallSink(self.sessions)))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,10 @@ from fastapi import FastAPI
 from agents.runtime import Runtime
 from api.errors import install_error_handlers
 from api.logging import configure_logging
+from api.routers import copy as copy_router
 from api.routers import health, shops
+from api.routers import jobs as jobs_router
+from api.routers import recommend as recommend_router
 from store.settings import Settings, load_settings
 
 API_DESCRIPTION = """
@@ -40,4 +43,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(shops.router)
+    app.include_router(copy_router.router)
+    app.include_router(jobs_router.router)
+    app.include_router(recommend_router.router)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from agents.privacy import mask_pii
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -16,6 +18,24 @@ class KeyValueFormatter(logging.Formatter):
         return base + " " + " ".join(f"{k}={v!r}" for k, v in sorted(extras.items()))
 
 
+class PiiMaskingFilter(logging.Filter):
+    """Masks phone numbers, IDs, cards and addresses in the message and in string extras.
+
+    Installed on the handler, not the logger: logger filters do not see records that
+    propagate up from child loggers such as `siyu.cs`.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_pii(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        for key, value in list(record.__dict__.items()):
+            if key not in _RESERVED and isinstance(value, str):
+                setattr(record, key, mask_pii(value))
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger("siyu")
     if getattr(root, "_siyu_configured", False):
@@ -23,6 +43,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(PiiMaskingFilter())
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False

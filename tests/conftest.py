@@ -2,7 +2,10 @@
 
 - Real model calls are blocked: any socket to a non-loopback address fails the test.
 - Database isolation: on SQLite every test gets its own copy of a migrated template file;
-  on Postgres (`SIYU_DATABASE_URL`) every test runs inside a transaction that is rolled back.
+  on Postgres (`SIYU_DATABASE_URL`) every test starts and ends with every table emptied (one
+  database per xdist worker). Commits are real on both, and every session has its own
+  connection, as in production: a Celery worker thread, a streaming response or two racing
+  claims see exactly what they would see live.
 - `runtime` is the same container the API, Celery and the CLI use, built on that database.
 """
 
@@ -18,14 +21,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.llm_fakes import ScriptedChatModel
 from agents.runtime import Runtime
 from api.app import create_app
+from retrieval.embedding import Embedder
 from store import migrate
 from store.db import make_engine
-from store.models import Role
+from store.models import Base, Role
 from store.repositories.shops import ApiKeyRepository, ShopRepository
 from store.settings import Settings
 
@@ -62,13 +67,44 @@ def is_postgres() -> bool:
 
 
 @pytest.fixture(scope="session")
-def template_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database migrated once per test session."""
+def template_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per test session (on Postgres under xdist: one per worker)."""
     url = external_database_url()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     if url is None:
         url = f"sqlite:///{tmp_path_factory.mktemp('template') / 'siyu.db'}"
+    elif worker:
+        _worker_database(url, worker, create=True)
+        url = _worker_url(url, worker)
     migrate.upgrade(url)
-    return url
+    yield url
+    configured = external_database_url()
+    if configured is not None and worker:
+        _worker_database(configured, worker, create=False)
+
+
+def _worker_url(url: str, worker: str) -> str:
+    base, _, name = url.partition("?")[0].rpartition("/")
+    return f"{base}/{name}_{worker}"
+
+
+def _worker_database(url: str, worker: str, *, create: bool) -> None:
+    """Drop `<db>_<worker>` next to the configured Postgres database, then create it empty."""
+    name = _worker_url(url, worker).rpartition("/")[2]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def _empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        # A test that left a transaction open must fail loudly here, not hang the run.
+        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +120,9 @@ def _shared_engine(template_url: str) -> Iterator[Engine | None]:
 @pytest.fixture
 def db_engine(template_url: str, _shared_engine: Engine | None, tmp_path: Path) -> Iterator[Engine]:
     if _shared_engine is not None:
+        _empty_all_tables(_shared_engine)
         yield _shared_engine
+        _empty_all_tables(_shared_engine)
         return
     path = tmp_path / "siyu.db"
     shutil.copyfile(template_url.removeprefix("sqlite:///"), path)
@@ -94,16 +132,9 @@ def db_engine(template_url: str, _shared_engine: Engine | None, tmp_path: Path) 
 
 
 @pytest.fixture
-def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """Sessions whose commits are real on a per-test SQLite file, and rolled back on Postgres."""
-    if db_engine.dialect.name == "sqlite":
-        yield sessionmaker(bind=db_engine, expire_on_commit=False)
-        return
-    connection = db_engine.connect()
-    outer = connection.begin()
-    yield sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
-    outer.rollback()
-    connection.close()
+def session_factory(db_engine: Engine) -> sessionmaker[Session]:
+    """Sessions with real commits, each on its own pooled connection (see the module docstring)."""
+    return sessionmaker(bind=db_engine, expire_on_commit=False)
 
 
 @pytest.fixture
@@ -163,3 +194,28 @@ def admin_key(session_factory: sessionmaker[Session]) -> str:
         raw = ApiKeyRepository(s).issue(None, Role.admin).raw
         s.commit()
         return raw
+
+
+@pytest.fixture
+def scripted_llm() -> Iterator[ScriptedChatModel]:
+    """A strict scripted chat model: `scripted_llm.add("回复", {...}, LLMTimeout())`.
+
+    Wrap it with `agents.llm_fakes.scripted_gateway(scripted_llm)` (or install that in the
+    runtime with `runtime.put("llm", ...)`). Unused replies fail the test at teardown.
+    """
+    model = ScriptedChatModel()
+    yield model
+    model.assert_exhausted()
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The real multilingual-e5-small, for integration tests (mark them integration + slow).
+
+    Converted once per machine into `<repo>/var/test-cache` (not per test run), loaded once per
+    test session.
+    """
+    from retrieval.embedders import build_embedder
+
+    cache_dir = Path(__file__).resolve().parents[1] / "var" / "test-cache"
+    return build_embedder(Settings(env="test", embedder="e5-small", cache_dir=cache_dir))

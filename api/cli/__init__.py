@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import admin, evals
+from api.cli import admin, evals, rec
+from api.cli import copy as copy_cli
+from api.cli import cs as cs_cli
+from api.cli import demo as demo_cli
+from api.cli import forecast as forecast_cli
+from api.cli import kb as kb_cli
+from api.cli import run as run_cli
+from api.cli import worker as worker_cli
 from api.cli.common import console
 
 app = typer.Typer(
@@ -15,6 +22,14 @@ app = typer.Typer(
 )
 admin.register(app)
 evals.register(app)
+copy_cli.register(app)
+rec.register(app)
+worker_cli.register(app)
+demo_cli.register(app)
+run_cli.register(app)
+kb_cli.register(app)
+cs_cli.register(app)
+forecast_cli.register(app)
 
 
 def main() -> None:

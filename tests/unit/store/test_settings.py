@@ -8,7 +8,10 @@ from store.errors import ConfigError
 from store.settings import Settings, load_settings
 
 
-def test_embedded_defaults_live_under_var_dir(tmp_path: Path) -> None:
+def test_embedded_defaults_live_under_var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Postgres + Redis CI pass sets these; the defaults are what applies without them.
+    for name in ("SIYU_DATABASE_URL", "SIYU_CELERY_BROKER_URL", "SIYU_CELERY_RESULT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
     s = Settings(var_dir=tmp_path)
     assert s.resolved_database_url == f"sqlite:///{tmp_path / 'siyu.db'}"
     assert s.resolved_chroma_path == tmp_path / "chroma"

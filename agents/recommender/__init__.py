@@ -1,0 +1,1 @@
+"""Recommender and customer segments: pure cores (RFM, model, ranking, reasons, evaluation)."""

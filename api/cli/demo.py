@@ -1,0 +1,318 @@
+"""`siyu demo load` and `siyu demo tour`.
+
+The tour drives the RUNNING service over HTTP with the demo shop's keys and shows what each
+agent does. It is a list of `TourStep`s: a later issue appends its own step, and a step whose
+endpoint is not in the service's OpenAPI yet is skipped with a note instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import typer
+from rich.table import Table
+
+from api.cli.common import console, handle_errors, runtime, settings
+from store import migrate as migrations
+from store.demo.loader import DEMO_SHOP_NAME, DemoKeys, LoadReport, load_demo, read_keys
+from store.errors import NotFound
+from store.models import Role
+
+demo_app = typer.Typer(help="演示店铺「鹿鸣优选」: 加载数据、走一遍各个 AI 助手", no_args_is_help=True)
+
+COUNT_LABELS = {
+    "products": "商品",
+    "documents": "文档 (政策 + FAQ)",
+    "customers": "顾客",
+    "orders": "订单",
+    "order_lines": "订单行",
+    "events": "物流轨迹",
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")
+
+
+def keys_path() -> Path:
+    return settings().var_dir / "demo-keys.json"
+
+
+def print_load_report(report: LoadReport) -> None:
+    verb = "已加载" if report.created else "已存在，未重复加载"
+    console.print(
+        f"演示店铺 [bold]{report.shop_name}[/bold] (shop_id={report.shop_id}) {verb}，"
+        f"用时 {report.seconds:.1f} 秒",
+        highlight=False,
+    )
+    table = Table("数据", "数量")
+    for key, label in COUNT_LABELS.items():
+        table.add_row(label, f"{report.counts.get(key, 0):,}")
+    console.print(table)
+    note = "已写入新的 Key" if report.keys_issued else "Key 未变"
+    console.print(
+        f"API Key 文件: {report.keys_path} ({note}; 库中只存哈希，此文件是唯一副本)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@demo_app.command("load")
+@handle_errors
+def load(
+    end_date: Annotated[
+        str | None, typer.Option("--end-date", help="订单历史的最后一天 YYYY-MM-DD (默认今天)")
+    ] = None,
+    shop_name: Annotated[str, typer.Option("--shop-name", help="店铺名称")] = DEMO_SHOP_NAME,
+) -> None:
+    """Create the demo shop (products, policies, FAQ, 1,200 customers, 18 months of orders). Idempotent."""
+    try:
+        end = date.fromisoformat(end_date) if end_date else None
+    except ValueError:
+        raise typer.BadParameter(
+            f"日期格式应为 YYYY-MM-DD，收到 {end_date!r}", param_hint="--end-date"
+        ) from None
+    cfg = settings()
+    migrations.upgrade(cfg.resolved_database_url)
+    report = load_demo(runtime().sessions, shop_name=shop_name, end_date=end, keys_path=keys_path())
+    print_load_report(report)
+
+
+# --- the tour --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TourStep:
+    agent: str  # who acts, as the merchant reads it: 系统, 店主, 客服, 文案, 推荐, 预测
+    title: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str  # as sent; `{shop_id}` is filled in from the keys file
+    role: Role | None  # whose key to send; None for open endpoints
+    summarize: Callable[[Any], str]  # the JSON response → one line for the terminal
+    body: dict[str, Any] | None = None
+    # The OpenAPI path template the step needs, when it differs from `path` (e.g. "/v1/orders/{order_no}").
+    endpoint: str | None = None
+
+    def needs(self) -> tuple[str, str]:
+        return self.method, self.endpoint or self.path
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: TourStep
+    outcome: Literal["ok", "skipped", "failed"]
+    status_code: int | None
+    summary: str
+
+
+def _health(body: Any) -> str:
+    return (
+        f"status={body['status']} engine={body['engine']} embedder={body['embedder']} db={body['database']}"
+    )
+
+
+def _shop(body: Any) -> str:
+    return f"店铺 {body['name']} (shop_id={body['shop_id']})"
+
+
+def _keys(body: Any) -> str:
+    roles = sorted({k["role"] for k in body if not k["revoked"]})
+    return f"{len(body)} 个 Key，角色: {', '.join(roles)}"
+
+
+TOUR_CUSTOMER = "wx_000033"  # a regular of the demo shop: many orders, several repurchase cycles
+
+
+def _segments(body: Any) -> str:
+    parts = [f"{s['label']} {s['count']} ({s['delta']:+d})" for s in body["segments"]]
+    return f"{body['customers']} 位顾客 (对比 30 天前): " + ", ".join(parts)
+
+
+def _customer_recs(body: Any) -> str:
+    seg = body["segment"]
+    who = (
+        f"{body['customer_ref']} 属于「{seg['label']}」，建议: {seg['next_action']}"
+        if seg
+        else body["customer_ref"]
+    )
+    recs = "; ".join(f"{i['title']} ¥{i['price']} ({i['reason']})" for i in body["items"][:3])
+    return f"{who}\n    推荐: {recs}"
+
+
+def _reminders(body: Any) -> str:
+    shown = "; ".join(f"{r['customer_ref']} {r['title']} (到期 {r['due_date']})" for r in body["items"][:3])
+    return f"本周 {body['total']} 条回购提醒，例如: {shown}"
+
+
+# Later issues append their agents' steps here (customer service chat, copy, recommendations, restock).
+STEPS: list[TourStep] = [
+    TourStep("系统", "健康检查", "GET", "/v1/health", None, _health),
+    TourStep("店主", "查看当前店铺", "GET", "/v1/shop", Role.owner, _shop),
+    TourStep("店主", "查看 API Key (只显示前缀)", "GET", "/v1/keys", Role.owner, _keys),
+    TourStep("推荐", "客户分层 (RFM) 与趋势", "GET", "/v1/segments", Role.owner, _segments),
+    TourStep(
+        "推荐",
+        "一位老顾客的分层和带理由的推荐",
+        "GET",
+        f"/v1/customers/{TOUR_CUSTOMER}/recommendations?k=5",
+        Role.agent,
+        _customer_recs,
+        endpoint="/v1/customers/{customer_ref}/recommendations",
+    ),
+    TourStep(
+        "推荐",
+        "本周到期的回购提醒",
+        "GET",
+        "/v1/reminders?due_within_days=7&limit=3",
+        Role.agent,
+        _reminders,
+        endpoint="/v1/reminders",
+    ),
+]
+
+
+# 文案: a Moments request with its checked variants, then a deliberately bad text checked.
+TOUR_MOMENTS_SKU = "MB-101"
+TOUR_BAD_COPY = "✨全网最低价✨ 国 家 级 品质，最好用的纸尿裤，宝宝再也不红屁屁！"
+
+
+def _moments(body: Any) -> str:
+    lines = []
+    for v in body["variants"]:
+        checks = "广告法✓" if v["compliance"]["ok"] else "广告法✗"
+        checks += " 事实✓" if v["facts"]["ok"] else " 事实✗"
+        first = v["text"].split("\n")[0]
+        lines.append(f"[{v['engine']} #{v['draft_id']} {v['chars']}字 {checks}] {first}…")
+    return f"{len(body['variants'])} 条变体 (已存为草稿):\n    " + "\n    ".join(lines)
+
+
+def _bad_copy(body: Any) -> str:
+    hits = ", ".join(f"{v['matched']}→{v['suggestion'][:12]}" for v in body["violations"])
+    return f"{len(body['violations'])} 处违规: {hits}\n    改写: {body['fixed']}"
+
+
+STEPS += [
+    TourStep(
+        "文案",
+        "朋友圈文案: 种草 · 宝妈 · 亲切 (广告法 + 事实 + 字数/表情/话题检查)",
+        "POST",
+        "/v1/copy/moments",
+        Role.owner,
+        _moments,
+        body={
+            "skus": [TOUR_MOMENTS_SKU],
+            "goal": "种草",
+            "audience": "宝妈",
+            "tone": "亲切",
+            "max_chars": 120,
+            "emoji": 2,
+            "hashtags": 2,
+            "variants": 2,
+        },
+    ),
+    TourStep(
+        "文案",
+        "广告法检查一段故意违规的文案",
+        "POST",
+        "/v1/copy/check",
+        Role.agent,
+        _bad_copy,
+        body={"text": TOUR_BAD_COPY, "category": "infant"},
+    ),
+]
+
+
+def available_endpoints(client: httpx.Client) -> set[tuple[str, str]] | None:
+    """(METHOD, path template) pairs the running service offers, or None if it has no OpenAPI."""
+    try:
+        response = client.get("/openapi.json")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    paths: dict[str, dict[str, Any]] = response.json().get("paths", {})
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) -> list[StepResult]:
+    """Run each step against the service; never raises on an HTTP error, it reports it."""
+    offered = available_endpoints(client)
+    results = []
+    for step in steps:
+        if offered is not None and step.needs() not in offered:
+            results.append(
+                StepResult(step, "skipped", None, f"接口 {step.needs()[0]} {step.needs()[1]} 尚未实现")
+            )
+            continue
+        headers = {"Authorization": f"Bearer {keys.for_role(step.role)}"} if step.role else {}
+        path = step.path.replace("{shop_id}", str(keys.shop_id))
+        response = client.request(step.method, path, headers=headers, json=step.body)
+        body: Any = _json(response)
+        # An unrouted path is FastAPI's bare 404; our own 404s carry an `error` code.
+        if response.status_code == 404 and not (isinstance(body, dict) and "error" in body):
+            results.append(StepResult(step, "skipped", 404, f"接口 {step.method} {path} 尚未实现"))
+        elif response.is_success:
+            try:
+                summary = step.summarize(body)
+            except (KeyError, TypeError, IndexError) as exc:
+                results.append(StepResult(step, "failed", response.status_code, f"响应格式不符: {exc!r}"))
+                continue
+            results.append(StepResult(step, "ok", response.status_code, summary))
+        else:
+            detail = body.get("detail", "") if isinstance(body, dict) else response.text[:200]
+            results.append(StepResult(step, "failed", response.status_code, str(detail)))
+    return results
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except json.JSONDecodeError:
+        return None
+
+
+def print_results(results: Sequence[StepResult]) -> None:
+    marks = {"ok": "[green]✓[/green]", "skipped": "[yellow]–[/yellow]", "failed": "[red]✗[/red]"}
+    for r in results:
+        code = f" {r.status_code}" if r.status_code is not None else ""
+        console.print(
+            f"{marks[r.outcome]} [bold]{r.step.agent}[/bold] {r.step.title}  "
+            f"[dim]{r.step.method} {r.step.path}{code}[/dim]",
+            highlight=False,
+        )
+        console.print(f"    {r.summary}", highlight=False, soft_wrap=True)
+
+
+@demo_app.command("tour")
+@handle_errors
+def tour(
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="正在运行的 siyu 服务地址")
+    ] = "http://127.0.0.1:8000",
+    timeout: Annotated[float, typer.Option("--timeout", help="每个请求的超时 (秒)")] = 60.0,
+) -> None:
+    """Walk through what each agent does, against the running service (start it with `siyu run`)."""
+    path = keys_path()
+    keys = read_keys(path)
+    if keys is None:
+        raise NotFound(f"未找到演示店铺的 Key 文件 {str(path)!r}，请先运行 `siyu run` 或 `siyu demo load`")
+    console.print(f"演示店铺 [bold]{keys.shop_name}[/bold] @ {base_url}", highlight=False)
+    with httpx.Client(base_url=base_url, timeout=timeout) as client:
+        try:
+            results = run_tour(client, keys, STEPS)
+        except httpx.TransportError as exc:
+            console.print(f"[red]无法连接 {base_url}[/red] ({exc!r})，请先在另一个终端运行 `siyu run`")
+            raise typer.Exit(1) from None
+    print_results(results)
+    ok = sum(r.outcome == "ok" for r in results)
+    skipped = sum(r.outcome == "skipped" for r in results)
+    failed = sum(r.outcome == "failed" for r in results)
+    console.print(f"完成: {ok} 成功, {skipped} 跳过 (尚未实现), {failed} 失败")
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,159 @@
+"""Jobs over HTTP: read a job, follow its progress as SSE, and start an eval run as a job.
+
+Routers that start long work take `EnqueueDep` and call `agents.jobs.submit_job`, then
+answer 202 with `JobAccepted`. Tests override `get_enqueue` to run jobs inline or record them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, Field
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
+
+from agents.jobs import Enqueue, JobView, QueueUnavailable, read_job, submit_job
+from agents.runtime import Runtime
+from api.deps import OwnerDep, RuntimeDep, SessionDep, StaffOrChannelDep
+from api.errors import error_responses
+from api.worker import runtime_enqueuer
+from evals import harness
+from store.errors import Forbidden, NotFound, Unauthenticated
+from store.models import JobStatus
+from store.repositories.jobs import JobRepository
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+AUTH_ERRORS = (Unauthenticated, Forbidden)
+EVENTS_POLL_S = 0.5
+EVENTS_PING_S = 15
+
+
+def get_enqueue(runtime: RuntimeDep) -> Enqueue:
+    return runtime_enqueuer(runtime)
+
+
+EnqueueDep = Annotated[Enqueue, Depends(get_enqueue)]
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    kind: str
+    status: JobStatus = Field(description="queued | running | succeeded | failed")
+    progress: float = Field(ge=0, le=1)
+    message: str
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None = Field(description="Why it failed (code: detail); null unless failed.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, job: JobView) -> JobPublic:
+        return cls(
+            job_id=job.job_id,
+            kind=job.kind,
+            status=job.status,
+            progress=job.progress,
+            message=job.message,
+            params=job.params,
+            result=job.result,
+            error=job.error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    kind: str
+    status: JobStatus
+    events_url: str = Field(description="GET this for progress as server-sent events.")
+
+    @classmethod
+    def of(cls, job: JobView) -> JobAccepted:
+        return cls(
+            job_id=job.job_id, kind=job.kind, status=job.status, events_url=f"/v1/jobs/{job.job_id}/events"
+        )
+
+
+class EvalRun(BaseModel):
+    suite: str = Field(min_length=1, max_length=100, examples=["retrieval"])
+    quick: bool = Field(False, description="The CI subset, with the same thresholds.")
+
+
+@router.get("/jobs", response_model=list[JobPublic], responses=error_responses(*AUTH_ERRORS))
+def list_jobs(
+    caller: StaffOrChannelDep,
+    session: SessionDep,
+    kind: Annotated[str | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[JobPublic]:
+    """The shop's most recent jobs, newest first."""
+    jobs = JobRepository(session).list_for_shop(caller.shop_id, kind=kind, limit=limit)
+    return [JobPublic.of(JobView.of(job)) for job in jobs]
+
+
+@router.get("/jobs/{job_id}", response_model=JobPublic, responses=error_responses(*AUTH_ERRORS, NotFound))
+def get_job(job_id: str, caller: StaffOrChannelDep, session: SessionDep) -> JobPublic:
+    return JobPublic.of(JobView.of(JobRepository(session).get(caller.shop_id, job_id)))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`progress` events, then one `done`."},
+        **error_responses(*AUTH_ERRORS, NotFound),
+    },
+)
+def job_events(
+    job_id: str, caller: StaffOrChannelDep, runtime: RuntimeDep, session: SessionDep
+) -> EventSourceResponse:
+    """Progress as SSE: `event: progress` on every change, then `event: done` with the whole job."""
+    JobRepository(session).get(caller.shop_id, job_id)  # 404 before the stream starts
+    # The request's session (the key lookup) would otherwise hold a pooled connection for the
+    # whole stream; each poll below takes its own short one.
+    session.close()
+    return EventSourceResponse(_job_stream(runtime, caller.shop_id, job_id), ping=EVENTS_PING_S)
+
+
+async def _job_stream(runtime: Runtime, shop_id: int, job_id: str) -> AsyncIterator[ServerSentEvent]:
+    last: tuple[str, float, str] | None = None
+    while True:
+        job = await anyio.to_thread.run_sync(read_job, runtime, shop_id, job_id)
+        seen = (job.status.value, job.progress, job.message)
+        if seen != last:
+            last = seen
+            payload = {"job_id": job.job_id, "status": seen[0], "progress": seen[1], "message": seen[2]}
+            yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="progress")
+        if job.finished:
+            yield ServerSentEvent(data=JobPublic.of(job).model_dump_json(), event="done")
+            return
+        await anyio.sleep(EVENTS_POLL_S)
+
+
+@router.post(
+    "/evals",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses=error_responses(*AUTH_ERRORS, NotFound, QueueUnavailable),
+)
+def run_eval(body: EvalRun, caller: OwnerDep, runtime: RuntimeDep, enqueue: EnqueueDep) -> JobAccepted:
+    """Run an eval suite as a job; its metrics and threshold failures land in the job result."""
+    harness.load_suites()
+    if body.suite not in harness.REGISTRY:
+        known = ", ".join(sorted(harness.REGISTRY)) or "无"
+        raise NotFound(f"评测集 {body.suite!r} 不存在，可选: {known}")
+    job = submit_job(
+        runtime,
+        enqueue,
+        shop_id=caller.shop_id,
+        kind="eval",
+        params={"suite": body.suite, "quick": body.quick},
+    )
+    return JobAccepted.of(job)

@@ -1,0 +1,89 @@
+"""Bench `forecast`: the whole per-SKU selection (backtests included) against AutoETS alone.
+
+Synthetic SKUs × 730 days with mixed patterns (smooth/erratic/intermittent/lumpy, weekly
+season, 春节/618/双11, stockouts). For each size, in the same process: our pipeline
+(classify → holiday uplift → tiered rolling-origin backtest → final forecast with 80/95 bands)
+and the baseline, AutoETS (full ZZZ search, season 7) on every SKU with the same bands.
+Goal: ratio ≤ 2.5 and time growing linearly with SKUs (compare the s/1k SKUs column).
+Sizes: 1k, 5k, 10k (quick: 200, 500); `SIYU_BENCH_FORECAST_SIZES=1000,5000` picks others.
+The first StatsForecast call is timed apart (import + first fit: the warm-up a worker pays once).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from statsforecast import StatsForecast
+
+from agents.forecaster import holidays, models, synthetic
+from agents.forecaster.backtest import measured
+from agents.forecaster.panel import SalesPanel
+from agents.forecaster.selection import SelectionConfig, forecast_panel, neutral_uplift, to_frame
+from evals.bench import BenchContext, BenchResult, bench
+
+N_DAYS = 730
+GOAL_RATIO = 2.5
+
+
+def _sizes(quick: bool) -> list[int]:
+    override = os.environ.get("SIYU_BENCH_FORECAST_SIZES", "").strip()
+    if override:
+        return [int(s) for s in override.split(",") if s.strip()]
+    return [200, 500] if quick else [1000, 5000, 10000]
+
+
+def _auto_ets_alone(panel: SalesPanel, config: SelectionConfig) -> None:
+    adjusted = holidays.adjust_history(panel, neutral_uplift(len(panel.skus)))
+    df = to_frame(adjusted, panel.first_day, panel.start, list(range(len(panel.skus))))
+    sf = StatsForecast(models=[models.auto_ets_alone(config.season)], freq="D", n_jobs=config.n_jobs)
+    sf.forecast(h=config.horizon, df=df, level=list(config.levels))
+
+
+@bench("forecast", "per-SKU model selection incl. backtests vs AutoETS alone, 730 days, growing SKUs")
+def forecast_bench(ctx: BenchContext) -> BenchResult:
+    config = SelectionConfig()
+    t0 = time.perf_counter()
+    forecast_panel(synthetic.generate(4, 120, seed=1), SelectionConfig(horizon=14, n_windows=2))
+    warmup = time.perf_counter() - t0
+    rows: list[list[object]] = []
+    figures: dict[str, float] = {"warmup_s": warmup}
+    for n in _sizes(ctx.quick):
+        panel = synthetic.generate(n, N_DAYS, seed=n)
+        ctx.console.print(f"  forecast bench: {n} SKUs …")
+        run, sel_s, sel_mb = measured(lambda p=panel: forecast_panel(p, config))  # type: ignore[misc]
+        _, ets_s, ets_mb = measured(lambda p=panel: _auto_ets_alone(p, config))  # type: ignore[misc]
+        full = sum(1 for f in run.forecasts if f.tier is models.Tier.full)
+        ratio = sel_s / ets_s
+        rows.append([n, full, sel_s, ets_s, ratio, sel_s / n * 1000, ets_s / n * 1000, sel_mb, ets_mb])
+        ctx.console.print(
+            f"  {n} SKUs: selection {sel_s:.1f}s ({sel_mb:.0f} MB), AutoETS {ets_s:.1f}s ({ets_mb:.0f} MB), "
+            f"ratio {ratio:.2f}×, ETS-tier SKUs {full}"
+        )
+        figures[f"ratio_{n}"] = ratio
+        figures[f"selection_s_{n}"] = sel_s
+        figures[f"auto_ets_s_{n}"] = ets_s
+    notes = [
+        f"warm-up (first call, tiny panel): {warmup:.1f}s; "
+        "statsforecast 2.x has no numba JIT, so this is only the first fit",
+        f"goal: selection / AutoETS ≤ {GOAL_RATIO}; "
+        + ", ".join(f"{r[0]} SKUs → {float(r[4]):.2f}×" for r in rows),  # type: ignore[arg-type]
+        "peak MB = growth of resident memory during the step (sampled every 20 ms)",
+    ]
+    return BenchResult(
+        name="forecast",
+        columns=[
+            "SKUs",
+            "ETS-tier SKUs",
+            "selection s",
+            "AutoETS s",
+            "ratio",
+            "sel s/1k SKUs",
+            "ETS s/1k SKUs",
+            "sel peak MB",
+            "ETS peak MB",
+        ],
+        rows=rows,
+        notes=notes,
+        figures=figures,
+    )

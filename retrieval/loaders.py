@@ -1,0 +1,196 @@
+"""Turn uploaded bytes into text the chunker understands: Markdown, TXT, DOCX, PDF and FAQ CSV.
+
+Text files may be UTF-8, UTF-8 with a BOM or GBK; the encoding is detected (charset-normalizer
+when UTF-8 fails). DOCX headings become Markdown headings and DOCX tables Markdown tables, so
+one chunker serves every format. PDF pages are joined with their page numbers kept for errors.
+Every failure is an `InvalidInput` that names the file and the line or page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from retrieval.chunking import FaqPair
+from store.errors import InvalidInput
+
+SourceFormat = Literal["markdown", "text", "docx", "pdf", "faq_csv"]
+
+_SUFFIXES: dict[str, SourceFormat] = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".docx": "docx",
+    ".pdf": "pdf",
+    ".csv": "faq_csv",
+}
+_QUESTION_COLUMNS = ("question", "问题", "q")
+_ANSWER_COLUMNS = ("answer", "答案", "回答", "a")
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    source: str
+    title: str
+    format: SourceFormat
+    text: str
+    faq: tuple[FaqPair, ...] = field(default=())
+
+
+def detect_format(name: str) -> SourceFormat:
+    suffix = Path(name).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise InvalidInput(
+            f"不支持的文件类型 {suffix or '(无扩展名)'!r}，支持: {', '.join(sorted(_SUFFIXES))}", file=name
+        )
+    return _SUFFIXES[suffix]
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) first, then whatever charset-normalizer finds (GBK etc.)."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidInput("文件是二进制内容，不是文本", file=name)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["gb18030", "gbk", "big5", "utf_16", "utf_8"]).best()
+    if best is None:
+        line = data[: utf8_error.start].count(b"\n") + 1
+        raise InvalidInput("无法识别文本编码，请另存为 UTF-8 后重新上传", file=name, line=line)
+    return str(best)
+
+
+def load_bytes(name: str, data: bytes, *, title: str | None = None) -> LoadedDocument:
+    """Load one uploaded file; `name` picks the format and is quoted in errors."""
+    fmt = detect_format(name)
+    if not data.strip():
+        raise InvalidInput("文件为空", file=name)
+    if fmt in ("markdown", "text"):
+        text = _normalise(decode_text(data, name))
+    elif fmt == "docx":
+        text = _docx_text(data, name)
+    elif fmt == "pdf":
+        text = _pdf_text(data, name)
+    else:
+        pairs = parse_faq_csv(decode_text(data, name), name)
+        return LoadedDocument(name, title or Path(name).stem, fmt, "", tuple(pairs))
+    if not text.strip():
+        raise InvalidInput("文件中没有可读取的文字", file=name)
+    return LoadedDocument(name, title or _title_of(text) or Path(name).stem, fmt, text)
+
+
+def load_path(path: Path, *, title: str | None = None) -> LoadedDocument:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(path)) from exc
+    return load_bytes(path.name, data, title=title)
+
+
+def _normalise(text: str) -> str:
+    # NFC only: NFKC would also turn full-width Chinese punctuation into ASCII.
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _title_of(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return re.sub(r"^#+\s*", "", line)[:200]
+    return ""
+
+
+def parse_faq_csv(text: str, name: str) -> list[FaqPair]:
+    """CSV with a header naming a question and an answer column (English or Chinese names)."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput("FAQ 文件为空", file=name, line=1) from None
+    except csv.Error as exc:
+        raise InvalidInput(f"CSV 格式错误: {exc}", file=name, line=1) from exc
+    lowered = [h.strip().lower() for h in header]
+    q_col = next((lowered.index(c) for c in _QUESTION_COLUMNS if c in lowered), None)
+    a_col = next((lowered.index(c) for c in _ANSWER_COLUMNS if c in lowered), None)
+    if q_col is None or a_col is None:
+        raise InvalidInput(f"FAQ 表头必须包含 question 和 answer 两列，实际是 {header!r}", file=name, line=1)
+    pairs: list[FaqPair] = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(q_col, a_col):
+                raise InvalidInput("列数不足，缺少问题或答案", file=name, line=line)
+            question, answer = row[q_col].strip(), row[a_col].strip()
+            if not question:
+                raise InvalidInput("问题为空", file=name, line=line, field="question")
+            if not answer:
+                raise InvalidInput("答案为空", file=name, line=line, field="answer")
+            pairs.append(FaqPair(_normalise(question), _normalise(answer), line))
+    except csv.Error as exc:
+        raise InvalidInput(f"CSV 格式错误: {exc}", file=name, line=reader.line_num) from exc
+    if not pairs:
+        raise InvalidInput("FAQ 文件没有任何问答", file=name, line=2)
+    return pairs
+
+
+def _docx_text(data: bytes, name: str) -> str:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises several unrelated types for a bad file
+        raise InvalidInput(f"无法解析 DOCX 文件: {type(exc).__name__}", file=name) from exc
+    lines: list[str] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            text = item.text.strip()
+            if not text:
+                lines.append("")
+                continue
+            style = (item.style.name if item.style is not None else "") or ""
+            level = re.match(r"(?:Heading|标题)\s*(\d)", style)
+            if level:
+                lines += ["", "#" * int(level.group(1)) + " " + text, ""]
+            elif style == "Title":
+                lines += ["", "# " + text, ""]
+            else:
+                lines += [text, ""]
+        elif isinstance(item, Table):
+            lines.append("")
+            for r, row in enumerate(item.rows):
+                cells = [c.text.strip().replace("\n", " ").replace("|", "/") for c in row.cells]
+                lines.append("| " + " | ".join(cells) + " |")
+                if r == 0:
+                    lines.append("|" + "---|" * len(cells))
+            lines.append("")
+    return _normalise("\n".join(lines))
+
+
+def _pdf_text(data: bytes, name: str) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = list(reader.pages)
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise InvalidInput(f"无法解析 PDF 文件: {exc}", file=name) from exc
+    texts: list[str] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            texts.append(page.extract_text() or "")
+        except (PdfReadError, ValueError, KeyError, OSError) as exc:
+            raise InvalidInput(f"第 {number} 页无法解析: {exc}", file=name) from exc
+    return _normalise("\n\n".join(texts))
