@@ -33,7 +33,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Re-entrant: a client's build may ask for another client (the KB builds the embedder).
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -10,9 +10,14 @@ from fastapi import FastAPI
 from agents.runtime import Runtime
 from api.errors import install_error_handlers
 from api.logging import configure_logging
+from api.routers import conversations as conversations_router
 from api.routers import copy as copy_router
+from api.routers import customers as customers_router
+from api.routers import forecast as forecast_router
+from api.routers import handoffs as handoffs_router
 from api.routers import health, shops
 from api.routers import jobs as jobs_router
+from api.routers import kb as kb_router
 from api.routers import recommend as recommend_router
 from store.settings import Settings, load_settings
 
@@ -45,5 +50,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(shops.router)
     app.include_router(copy_router.router)
     app.include_router(jobs_router.router)
+    app.include_router(forecast_router.router)
+    app.include_router(kb_router.router)
     app.include_router(recommend_router.router)
+    app.include_router(conversations_router.router)
+    app.include_router(handoffs_router.router)
+    app.include_router(customers_router.router)
     return app

@@ -65,9 +65,6 @@ class Settings(BaseSettings):
     # rejects copies without rejecting every sibling.
     copy_novelty_threshold: Annotated[float, Field(gt=0, le=1)] = 0.97
 
-    # Customer service defaults; each shop can override these in its own settings.
-    handoff_silence_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
-
     @field_validator("database_url", "celery_broker_url", "celery_result_backend")
     @classmethod
     def _url_has_scheme(cls, value: str | None) -> str | None:

@@ -82,6 +82,22 @@ def load(
     migrations.upgrade(cfg.resolved_database_url)
     report = load_demo(runtime().sessions, shop_name=shop_name, end_date=end, keys_path=keys_path())
     print_load_report(report)
+    index_demo_kb(report.shop_id)
+
+
+def index_demo_kb(shop_id: int) -> None:
+    """Index the demo shop's policies, FAQ and product cards into its knowledge base, once."""
+    from agents.knowledge import service
+
+    done = service.ensure_indexed(runtime(), shop_id)
+    if done.documents or done.products.indexed or done.products.removed:
+        console.print(
+            f"知识库: 索引 {done.documents} 篇文档 ({done.chunks} 段)、{done.products.indexed} 张商品卡片，"
+            f"用时 {done.seconds:.1f} 秒",
+            highlight=False,
+        )
+    else:
+        console.print("知识库: 已是最新，无需索引", highlight=False)
 
 
 # --- the tour --------------------------------------------------------------------------------
@@ -228,6 +244,34 @@ STEPS += [
 ]
 
 
+# 知识库: the 命中测试 of a colloquial question, with its hits and grounding.
+TOUR_KB_QUERY = "七天无理由退货的运费谁来出啊"
+
+
+def _kb_search(body: Any) -> str:
+    hits = "\n    ".join(
+        f"{n}. [{h['doc_type']}/{h['matched_by']}] {h['title']} · {h['section'] or '-'}: "
+        f"{h['text'].replace(chr(10), ' ')[:50]}…"
+        for n, h in enumerate(body["hits"][:3], 1)
+    )
+    direct = body.get("direct_answer")
+    answer = f"\n    FAQ 直接回答: {direct['answer'][:60]}" if direct else ""
+    return f"grounding={body['grounding']:.2f} ({body['took_ms']:.0f} ms)\n    {hits}{answer}"
+
+
+STEPS += [
+    TourStep(
+        "知识库",
+        f"命中测试: 「{TOUR_KB_QUERY}」",
+        "POST",
+        "/v1/kb/search",
+        Role.agent,
+        _kb_search,
+        body={"query": TOUR_KB_QUERY, "k": 3},
+    ),
+]
+
+
 def available_endpoints(client: httpx.Client) -> set[tuple[str, str]] | None:
     """(METHOD, path template) pairs the running service offers, or None if it has no OpenAPI."""
     try:
@@ -316,3 +360,62 @@ def tour(
     console.print(f"完成: {ok} 成功, {skipped} 跳过 (尚未实现), {failed} 失败")
     if failed:
         raise typer.Exit(1)
+
+
+# 预测与补货: the run goes in early (right after the key listing) so the worker has finished it
+# (about a second on the demo shop) by the time the tour asks its question at the end.
+TOUR_FORECAST_SKU = "MB-101"
+TOUR_RESTOCK_QUESTION = "下周哪些要补货?"
+
+
+def _forecast_run(body: Any) -> str:
+    return f"预测任务已提交: {body['job_id']} (进度: GET {body['events_url']})"
+
+
+def _merchant_ask(body: Any) -> str:
+    lines = [f"[{body['engine']}] {body['answer']}"]
+    for row in body["rows"][:5]:
+        stockout = row.get("stockout_date") or "-"
+        lines.append(
+            f"{row['sku']:<8} {row['title'][:14]:<14} 现货 {row['on_hand']:>4}  日均 {row['daily_mean']:>5}  "
+            f"断货 {stockout}  建议补 {row['order_qty']:>4} 件  ¥{row['order_cost']}"
+        )
+    return "\n    ".join(lines)
+
+
+def _sku_forecast(body: Any) -> str:
+    week = sum(body["mean"][:7])
+    lo, hi = sum(body["lo80"][:7]), sum(body["hi80"][:7])
+    return (
+        f"{body['title']} ({body['sku']}): 需求类型 {body['demand_class']}，模型 {body['model']}；"
+        f"{body['dates'][0]} 起 7 天预计 {week:.1f} 件 (80% 区间 {lo:.1f}–{hi:.1f})，"
+        f"附 {len(body['history'])} 天历史与 {len(body['dates'])} 天预测曲线"
+    )
+
+
+STEPS.insert(
+    next(i for i, s in enumerate(STEPS) if s.path == "/v1/keys") + 1,
+    TourStep(
+        "预测", "提交销量预测任务 (全店 SKU, 28 天)", "POST", "/v1/forecast/run", Role.owner, _forecast_run
+    ),
+)
+STEPS += [
+    TourStep(
+        "预测",
+        f"店主提问: 「{TOUR_RESTOCK_QUESTION}」",
+        "POST",
+        "/v1/merchant/ask",
+        Role.owner,
+        _merchant_ask,
+        body={"question": TOUR_RESTOCK_QUESTION},
+    ),
+    TourStep(
+        "预测",
+        f"单品预测曲线: {TOUR_FORECAST_SKU}",
+        "GET",
+        f"/v1/forecast/{TOUR_FORECAST_SKU}",
+        Role.agent,
+        _sku_forecast,
+        endpoint="/v1/forecast/{sku}",
+    ),
+]

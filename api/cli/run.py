@@ -8,7 +8,6 @@ on its own, the other is stopped too and `siyu run` exits 1.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import httpx
 import typer
 
 from api.cli.common import console, handle_errors, runtime, settings
-from api.cli.demo import keys_path, print_load_report
+from api.cli.demo import index_demo_kb, keys_path, print_load_report
 from store import migrate as migrations
 from store.demo.loader import DemoKeys, load_demo
 
@@ -44,10 +43,7 @@ def api_command(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def worker_command() -> list[str] | None:
-    """The Celery worker, or None while `api/worker.py` does not exist in this checkout."""
-    if importlib.util.find_spec("api.worker") is None:
-        return None
+def worker_command() -> list[str]:
     # solo: one process, no fork; enough for a demo and kind to a small machine.
     return [
         sys.executable, "-m", "celery", "-A", "api.worker", "worker",
@@ -149,17 +145,15 @@ def run(
     migrations.upgrade(cfg.resolved_database_url)
     report = load_demo(runtime().sessions, keys_path=keys_path())
     print_load_report(report)
+    index_demo_kb(report.shop_id)
     runtime().close()  # the children open their own connections
 
     base_url = f"http://{cfg.api_host}:{cfg.api_port}"
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
     supervisor.start("api", api_command(cfg.api_host, cfg.api_port))
-    worker_argv = worker_command() if worker else None
-    if worker_argv is not None:
-        supervisor.start("worker", worker_argv)
-    elif worker:
-        console.print("[yellow]api/worker.py 尚不存在，本次只启动 API[/yellow]")
+    if worker:
+        supervisor.start("worker", worker_command())
 
     try:
         if not supervisor.wait_healthy(f"{base_url}/v1/health"):

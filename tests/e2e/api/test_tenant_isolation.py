@@ -35,7 +35,8 @@ from api.app import create_app
 from api.routers.jobs import get_enqueue
 from evals import harness
 from retrieval.embedding import Embedder
-from store.models import Customer, Order, OrderItem, Product, Role
+from store.models import ConversationState, Customer, MessageRole, Order, OrderItem, Product, Role
+from store.repositories.conversations import ConversationRepository
 from store.repositories.copy_drafts import CopyDraftRepository
 from store.repositories.jobs import JobRepository
 from store.repositories.shops import ShopRepository
@@ -69,6 +70,8 @@ class Route:
     path: str
     make: Maker
     body: Callable[[World, Made], dict[str, Any]] | None = None
+    # Multipart uploads: {"file": (name, bytes, content type)}, sent instead of a JSON body.
+    files: Callable[[World, Made], dict[str, Any]] | None = None
     ok: int = 200
     lists_a: bool = False
     # None: the route names one of A's objects when its path has a parameter. Set it when the
@@ -222,6 +225,105 @@ def a_calendar_job(world: World) -> Made:
         return Made(params={"job_id": job.id}, markers=(marker,))
 
 
+def a_sales_import(world: World) -> Made:
+    """A's imported sales history under a SKU only A has."""
+    sku = _marker("sales")[:30]
+    csv = f"sku,date,qty\n{sku},2025-11-01,3\n".encode()
+    r = world.client.post(
+        "/v1/sales/import", files={"file": ("a.csv", csv, "text/csv")}, headers=world.a.headers()
+    )
+    assert r.status_code == 200, r.text
+    return Made(markers=(sku,))
+
+
+def _forecast_rows(world: World, shop_id: int, sku: str, title: str, stock: int) -> None:
+    from store.repositories.sales import SalesRepository
+
+    start = datetime(2025, 12, 1).date()
+    mean = [5.0] * 28
+    payload = {
+        "mean": mean,
+        "lo80": [3.0] * 28,
+        "hi80": [7.0] * 28,
+        "lo95": [2.0] * 28,
+        "hi95": [8.0] * 28,
+        "backtest": {"TSB": 1.0},
+        "history": {
+            "start": "2025-11-29",
+            "qty": [4.0, 6.0],
+            "stockout": [False, False],
+            "corrected": [4.0, 6.0],
+        },
+    }
+    with world.runtime.sessions() as s:
+        s.add(
+            Product(
+                shop_id=shop_id,
+                sku=sku,
+                title=title,
+                category="家居日用",
+                price=Decimal("20.00"),
+                floor_price=Decimal("15.00"),
+                unit_cost=Decimal("10.00"),
+                stock=stock,
+            )
+        )
+        forecast = {
+            "sku": sku,
+            "model": "TSB",
+            "demand_class": "smooth",
+            "start_date": start,
+            "horizon_days": 28,
+        }
+        SalesRepository(s).save_run(shop_id, uuid.uuid4().hex, [forecast | {"payload": payload}], [])
+        s.commit()
+
+
+def a_forecast(world: World) -> Made:
+    """A forecast run in A (a sold-out SKU that needs restocking) and one in B (so B's reads answer)."""
+    title = _marker("forecast")
+    _forecast_rows(world, world.a.shop_id, "A-FC-1", title, stock=0)
+    _forecast_rows(world, world.b.shop_id, "B-FC-1", "山野 竹编果篮", stock=500)
+    return Made(params={"sku": "A-FC-1"}, markers=(title,))
+
+
+def a_conversation(world: World) -> Made:
+    """A's conversation with a customer message and a waiting handoff whose brief quotes it."""
+    ref, said = _marker("cs-customer"), _marker("cs-said")
+    with world.runtime.sessions() as s:
+        customer = Customer(shop_id=world.a.shop_id, customer_ref=ref, nickname=_marker("nick"))
+        s.add(customer)
+        s.flush()
+        repo = ConversationRepository(s)
+        conv = repo.create(world.a.shop_id, customer.id, "wechat")
+        repo.add_message(conv, MessageRole.customer, said)
+        conv.state = ConversationState.waiting_human
+        item = repo.open_handoff(conv, ["customer_request"], 40, {"request": said}, datetime.now(UTC))
+        s.commit()
+        return Made(
+            params={"conversation_id": conv.id, "handoff_id": item.id, "customer_ref": ref},
+            markers=(said,),
+        )
+
+
+def a_kb_document(world: World) -> Made:
+    marker = _marker("kb")
+    r = world.client.post(
+        "/v1/kb/documents",
+        json={"title": f"政策 {marker}", "text": f"本店保温杯专属暗号 {marker}，七天无理由退货。"},
+        headers=world.a.headers(),
+    )
+    assert r.status_code == 201, r.text
+    return Made(params={"document_id": r.json()["id"]}, markers=(marker,))
+
+
+def a_kb_product(world: World) -> Made:
+    made = a_copy_product(world)
+    r = world.client.post("/v1/kb/sync-products", headers=world.a.headers())
+    assert r.status_code == 200, r.text
+    return made
+
+
 # ---- the registry: ONE entry per /v1 route ----------------------------------------------
 
 ROUTES: list[Route] = [
@@ -268,6 +370,62 @@ ROUTES: list[Route] = [
         ok=202,
     ),
     Route("GET", "/v1/copy/calendar/{job_id}.csv", a_calendar_job, lists_a=True),
+    # knowledge base
+    Route("GET", "/v1/kb/documents", a_kb_document, lists_a=True),
+    Route("GET", "/v1/kb/documents/{document_id}", a_kb_document, lists_a=True),
+    Route("DELETE", "/v1/kb/documents/{document_id}", a_kb_document, ok=204),
+    Route(
+        "POST",
+        "/v1/kb/documents",
+        a_kb_document,
+        body=lambda w, m: {"title": "b-doc", "text": "B 店的说明。"},
+        ok=201,
+    ),
+    Route(
+        "POST",
+        "/v1/kb/search",
+        a_kb_document,
+        body=lambda w, m: {"query": "保温杯专属暗号是什么", "k": 10},
+        lists_a=True,
+    ),
+    Route("POST", "/v1/kb/sync-products", a_kb_product),
+    # customer service
+    Route(
+        "POST",
+        "/v1/conversations",
+        a_conversation,
+        body=lambda w, m: {"customer_ref": "b-customer", "channel": "wechat"},
+        ok=201,
+    ),
+    Route(
+        "POST",
+        "/v1/conversations/{conversation_id}/messages",
+        a_conversation,
+        body=lambda w, m: {"text": "您好，我是客服"},
+    ),
+    Route("GET", "/v1/conversations/{conversation_id}", a_conversation, lists_a=True),
+    Route("GET", "/v1/handoffs", a_conversation, lists_a=True),
+    Route("POST", "/v1/handoffs/{handoff_id}/claim", a_conversation, lists_a=True),
+    Route("POST", "/v1/handoffs/{handoff_id}/release", a_conversation, lists_a=True),
+    Route("POST", "/v1/handoffs/{handoff_id}/resolve", a_conversation, lists_a=True),
+    Route("DELETE", "/v1/customers/{customer_ref}", a_conversation),
+    # forecaster
+    Route(
+        "POST",
+        "/v1/sales/import",
+        a_sales_import,
+        files=lambda w, m: {"file": ("b.csv", b"sku,date,qty\nB-1,2025-11-01,1\n", "text/csv")},
+    ),
+    Route("POST", "/v1/forecast/run", a_forecast, ok=202),
+    Route("GET", "/v1/forecast/{sku}", a_forecast),
+    Route("GET", "/v1/restock/suggestions", a_forecast, lists_a=True),
+    Route(
+        "POST",
+        "/v1/merchant/ask",
+        a_forecast,
+        body=lambda w, m: {"question": "下周哪些要补货?"},
+        lists_a=True,
+    ),
 ]
 
 # Routes that hold no shop's data, each with the reason. Keep this list short.
@@ -300,7 +458,8 @@ def world(runtime: Runtime, shop_a: ShopKeys, shop_b: ShopKeys, real_embedder: E
 def _call(world: World, route: Route, made: Made, shop: ShopKeys) -> tuple[int, str]:
     path = route.path.format(**made.params)
     body = route.body(world, made) if route.body else None
-    r = world.client.request(route.method, path, json=body, headers=shop.headers(Role.owner))
+    files = route.files(world, made) if route.files else None
+    r = world.client.request(route.method, path, json=body, files=files, headers=shop.headers(Role.owner))
     return r.status_code, r.text
 
 

@@ -1,0 +1,54 @@
+"""Celery jobs of the forecaster: a forecast run, and its nightly schedule.
+
+- `forecast_run` (task `siyu.job.forecast_run`): history → classify → select → forecast →
+  Forecast + RestockSuggestion rows under `run_id` = the job id, with progress on the job row.
+- `siyu.forecast.nightly_run` (beat, 02:30 Asia/Shanghai): one `forecast_run` job per shop whose
+  `settings["forecast"]["nightly_run"]` is not false, run inline in the worker, visible in
+  `GET /v1/jobs`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from agents.forecaster import service
+from agents.jobs import JobContext, Periodic, job_kind, periodic, run_job, submit_job, task_runtime
+
+log = logging.getLogger("siyu.forecaster")
+
+RUN_KIND = "forecast_run"
+NIGHTLY_TASK = "siyu.forecast.nightly_run"
+
+
+@job_kind(RUN_KIND)
+def forecast_job(ctx: JobContext) -> dict[str, Any]:
+    ctx.report(0.02, "正在读取销售历史")
+    horizon = ctx.params.get("horizon")
+    return service.run_forecast(
+        ctx.runtime,
+        ctx.shop_id,
+        run_id=ctx.job_id,
+        horizon=int(horizon) if horizon is not None else None,
+        report=ctx.report,
+    )
+
+
+def _ignore(_kind: str, _job_id: str, _shop_id: int) -> None:
+    """The nightly task runs each job inline, in the worker that already holds it."""
+
+
+@shared_task(name=NIGHTLY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
+def nightly_run() -> None:
+    runtime = task_runtime()
+    for shop_id in service.nightly_shop_ids(runtime):
+        job = submit_job(runtime, _ignore, shop_id=shop_id, kind=RUN_KIND, params={"trigger": "nightly"})
+        status = run_job(runtime, job.job_id, shop_id)
+        log.info(
+            "forecast.nightly.ran", extra={"shop_id": shop_id, "job_id": job.job_id, "status": str(status)}
+        )
+
+
+periodic(Periodic(name="forecast-nightly-run", task=NIGHTLY_TASK, hour=2, minute=30))

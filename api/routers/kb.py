@@ -1,0 +1,338 @@
+"""The knowledge base over HTTP: upload, list, read and delete documents, sync product cards,
+and search (the 命中测试). Thin: parse, authorise, call `agents.knowledge.service`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from agents.jobs import QueueUnavailable, submit_job
+from agents.knowledge import service
+from agents.knowledge.tasks import INGEST_KIND, ingest_params, stash_upload
+from agents.runtime import Runtime
+from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
+from api.errors import ErrorBody, error_responses
+from api.routers.jobs import EnqueueDep, JobAccepted
+from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+
+router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
+AUTH_ERRORS = (Unauthenticated, Forbidden)
+MAX_UPLOAD_BYTES = 20_000_000
+TextDocType = Literal["policy", "faq", "manual"]
+
+
+class DocumentPublic(BaseModel):
+    id: int
+    source: str = Field(description="The document's identity in the shop; re-uploading it replaces it.")
+    doc_type: str
+    title: str
+    version: int
+    status: str = Field(description="ready | ingesting | failed")
+    error: str | None = Field(description="Why the last re-ingest failed (the indexed version is kept).")
+    content_hash: str
+    chunks: int
+    created_at: datetime
+    updated_at: datetime
+    unchanged: bool = Field(False, description="True: same content as the indexed version, no work done.")
+
+    @classmethod
+    def of(cls, view: service.DocumentView) -> DocumentPublic:
+        return cls(
+            id=view.id,
+            source=view.source,
+            doc_type=view.doc_type,
+            title=view.title,
+            version=view.version,
+            status=view.status,
+            error=view.error,
+            content_hash=view.content_hash,
+            chunks=view.chunks,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            unchanged=view.unchanged,
+        )
+
+
+class DocumentDetail(DocumentPublic):
+    content: str
+    chunk_ids: list[str]
+
+    @classmethod
+    def detail(cls, view: service.DocumentView) -> DocumentDetail:
+        return cls(**DocumentPublic.of(view).model_dump(), content=view.content, chunk_ids=view.chunk_ids)
+
+
+class TextDocument(BaseModel):
+    title: str = Field(min_length=1, max_length=200, examples=["退换货政策"])
+    text: str = Field(min_length=1, examples=["# 退换货政策\n\n签收后 7 天内可无理由退货。"])
+    doc_type: TextDocType = "policy"
+    source: str | None = Field(None, max_length=255, description="Default: the title.")
+
+
+class SearchFiltersIn(BaseModel):
+    doc_types: list[Literal["product", "policy", "faq", "manual"]] = Field(default_factory=list)
+    doc_ids: list[int] = Field(default_factory=list, max_length=200)
+    skus: list[str] = Field(default_factory=list, max_length=200)
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=500, examples=["退货运费谁出"])
+    k: int = Field(5, ge=1, le=service.K_MAX)
+    filters: SearchFiltersIn = Field(default_factory=SearchFiltersIn)
+
+
+class HitPublic(BaseModel):
+    chunk_id: str
+    doc_id: int | None = Field(description="The document's id (GET /v1/kb/documents/{id}).")
+    source: str
+    doc_type: str
+    title: str
+    section: str
+    text: str
+    score: float
+    matched_by: Literal["dense", "lexical", "exact"]
+    sku: str | None = None
+
+
+class DirectAnswerPublic(BaseModel):
+    question: str
+    answer: str = Field(description="The merchant's stored FAQ answer, verbatim.")
+    score: float
+    chunk_id: str
+    doc_id: int | None
+    title: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[HitPublic]
+    grounding: float = Field(ge=0, le=1, description="Does the evidence answer the query? Low: hand off.")
+    direct_answer: DirectAnswerPublic | None
+    took_ms: float
+
+    @classmethod
+    def of(cls, found: service.KbSearch) -> SearchResponse:
+        direct = found.direct_answer
+        return cls(
+            query=found.query,
+            hits=[
+                HitPublic(
+                    chunk_id=h.hit.chunk_id,
+                    doc_id=h.doc_id,
+                    source=h.hit.doc_id,
+                    doc_type=h.hit.doc_type,
+                    title=h.hit.title,
+                    section=h.hit.section,
+                    text=h.hit.text,
+                    score=round(h.hit.score, 6),
+                    matched_by=h.hit.matched_by,
+                    sku=h.hit.sku or None,
+                )
+                for h in found.hits
+            ],
+            grounding=round(found.grounding, 4),
+            direct_answer=None
+            if direct is None
+            else DirectAnswerPublic(
+                question=direct.answer.question,
+                answer=direct.answer.answer,
+                score=round(direct.answer.score, 4),
+                chunk_id=direct.answer.chunk_id,
+                doc_id=direct.doc_id,
+                title=direct.answer.title,
+            ),
+            took_ms=round(found.took_ms, 2),
+        )
+
+
+class SyncReportPublic(BaseModel):
+    products: int = Field(description="Active products in the store.")
+    indexed: int = Field(description="Cards (re)indexed because new or changed.")
+    unchanged: int
+    removed: int = Field(description="Cards deleted: the product is gone or inactive.")
+    seconds: float
+
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "doc_type": {"type": "string", "enum": ["policy", "faq", "manual"]},
+                        "title": {"type": "string"},
+                    },
+                }
+            },
+            "application/json": {"schema": TextDocument.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentPublic,
+    responses={
+        202: {"model": JobAccepted, "description": "Large upload: ingested by a job (GET /v1/jobs/{id})."},
+        **error_responses(*AUTH_ERRORS, InvalidInput, QueueUnavailable),
+    },
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_document(
+    request: Request, caller: OwnerDep, runtime: RuntimeDep, enqueue: EnqueueDep
+) -> DocumentPublic | JSONResponse:
+    """Add or replace a document: a multipart `file` (Markdown, TXT, DOCX, PDF, or a CSV with
+    `question,answer` columns) or JSON `{title, text, doc_type}`. Re-uploading a source replaces
+    it atomically; unchanged content does no work. Uploads over 200 KB answer 202 with a job."""
+    name, data, doc_type, title, source = await _read_upload(request)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"文件超过 {MAX_UPLOAD_BYTES // 1_000_000} MB", file=name)
+    if len(data) > service.INLINE_MAX_BYTES:
+        path = stash_upload(runtime, name, data)
+        params = ingest_params(path, name, doc_type, title, len(data), source=source)
+        try:
+            job = submit_job(
+                runtime, enqueue, shop_id=caller.shop_id, kind=INGEST_KIND, params=params, message="等待索引"
+            )
+        except QueueUnavailable:
+            path.unlink(missing_ok=True)
+            raise
+        accepted = JobAccepted.of(job)
+        return JSONResponse(status_code=status.HTTP_202_ACCEPTED, content=accepted.model_dump(mode="json"))
+    view = await anyio.to_thread.run_sync(
+        _ingest_inline, runtime, caller.shop_id, name, data, doc_type, title, source
+    )
+    return DocumentPublic.of(view)
+
+
+def _ingest_inline(
+    runtime: Runtime,
+    shop_id: int,
+    name: str,
+    data: bytes,
+    doc_type: str | None,
+    title: str | None,
+    source: str | None,
+) -> service.DocumentView:
+    if source is not None:  # JSON text
+        return service.ingest_text(
+            runtime,
+            shop_id,
+            title=title or source,
+            text=data.decode("utf-8"),
+            doc_type=doc_type or "policy",
+            source=source,
+        )
+    return service.ingest_bytes(runtime, shop_id, name, data, doc_type=doc_type, title=title)
+
+
+async def _read_upload(request: Request) -> tuple[str, bytes, str | None, str | None, str | None]:
+    """(file name, bytes, doc_type, title, source): `source` is set only for JSON text."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("缺少上传文件 (multipart 字段 file)", field="file")
+            data = await upload.read(MAX_UPLOAD_BYTES + 1)
+            doc_type, title = form.get("doc_type"), form.get("title")
+        return (
+            upload.filename,
+            data,
+            doc_type if isinstance(doc_type, str) and doc_type else None,
+            title if isinstance(title, str) and title else None,
+            None,
+        )
+    if content_type.startswith("application/json"):
+        try:
+            body = TextDocument.model_validate_json(await request.body())
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+            raise InvalidInput(f"JSON 文档需要 title 与 text ({fields})") from None
+        source = (body.source or body.title).strip()
+        # A large pasted text goes through the same job path as a large file, as Markdown.
+        return (
+            source if source.endswith(".md") else f"{source}.md",
+            body.text.encode(),
+            body.doc_type,
+            body.title,
+            source,
+        )
+    raise InvalidInput("请用 multipart/form-data 上传文件，或用 application/json 提交 {title, text}")
+
+
+@router.get(
+    "/documents", response_model=list[DocumentPublic], responses=error_responses(*AUTH_ERRORS, InvalidInput)
+)
+def list_documents(
+    caller: AgentDep,
+    runtime: RuntimeDep,
+    doc_type: Annotated[Literal["product", "policy", "faq", "manual"] | None, Query()] = None,
+) -> list[DocumentPublic]:
+    """The shop's documents (product cards included), by type then source."""
+    return [DocumentPublic.of(v) for v in service.list_documents(runtime, caller.shop_id, doc_type=doc_type)]
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentDetail,
+    responses=error_responses(*AUTH_ERRORS, NotFound),
+)
+def get_document(document_id: int, caller: AgentDep, runtime: RuntimeDep) -> DocumentDetail:
+    """One document with its stored text and chunk ids."""
+    return DocumentDetail.detail(service.get_document(runtime, caller.shop_id, document_id))
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(*AUTH_ERRORS, NotFound),
+)
+def delete_document(document_id: int, caller: OwnerDep, runtime: RuntimeDep) -> None:
+    """Delete the document and every one of its chunks."""
+    service.delete(runtime, caller.shop_id, document_id)
+
+
+@router.post("/sync-products", response_model=SyncReportPublic, responses=error_responses(*AUTH_ERRORS))
+def sync_products(caller: OwnerDep, runtime: RuntimeDep) -> SyncReportPublic:
+    """Index the store's product cards: new and changed ones (re)indexed, removed ones deleted."""
+    report = service.sync_products(runtime, caller.shop_id)
+    return SyncReportPublic(
+        products=report.products,
+        indexed=report.indexed,
+        unchanged=report.unchanged,
+        removed=report.removed,
+        seconds=round(report.seconds, 3),
+    )
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses={**error_responses(*AUTH_ERRORS, InvalidInput), 422: {"model": ErrorBody}},
+)
+def search(body: SearchRequest, caller: StaffOrChannelDep, runtime: RuntimeDep) -> SearchResponse:
+    """Hybrid search (dense + BM25 + exact codes) with `grounding` and, when a curated FAQ
+    matches closely, its stored answer. Use it as the 命中测试 for the shop's KB."""
+    found = service.search_kb(
+        runtime,
+        caller.shop_id,
+        body.query,
+        k=body.k,
+        doc_types=body.filters.doc_types,
+        doc_ids=body.filters.doc_ids,
+        skus=body.filters.skus,
+    )
+    return SearchResponse.of(found)
