@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -219,6 +219,21 @@ def install_runtime(runtime: Runtime | None) -> Runtime | None:
     with _runtime_lock:
         previous, _runtime = _runtime, runtime
     return previous
+
+
+def _already_running(_kind: str, _job_id: str, _shop_id: int) -> None:
+    """Enqueue nothing: a nightly task runs its jobs inline, in the worker that already holds it."""
+
+
+def run_nightly(runtime: Runtime, kind: str, shop_ids: Iterable[int]) -> None:
+    """Run one `kind` job per shop inline, each recorded as a job row (visible in `GET /v1/jobs`)."""
+    for shop_id in shop_ids:
+        job = submit_job(runtime, _already_running, shop_id=shop_id, kind=kind, params={"trigger": "nightly"})
+        status = run_job(runtime, job.job_id, shop_id)
+        log.info(
+            "jobs.nightly.ran",
+            extra={"kind": kind, "shop_id": shop_id, "job_id": job.job_id, "status": str(status)},
+        )
 
 
 def task_runtime() -> Runtime:

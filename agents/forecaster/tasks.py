@@ -9,15 +9,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from celery import shared_task
 
 from agents.forecaster import service
-from agents.jobs import JobContext, Periodic, job_kind, periodic, run_job, submit_job, task_runtime
-
-log = logging.getLogger("siyu.forecaster")
+from agents.jobs import JobContext, Periodic, job_kind, periodic, run_nightly, task_runtime
 
 RUN_KIND = "forecast_run"
 NIGHTLY_TASK = "siyu.forecast.nightly_run"
@@ -36,19 +33,10 @@ def forecast_job(ctx: JobContext) -> dict[str, Any]:
     )
 
 
-def _ignore(_kind: str, _job_id: str, _shop_id: int) -> None:
-    """The nightly task runs each job inline, in the worker that already holds it."""
-
-
 @shared_task(name=NIGHTLY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
 def nightly_run() -> None:
     runtime = task_runtime()
-    for shop_id in service.nightly_shop_ids(runtime):
-        job = submit_job(runtime, _ignore, shop_id=shop_id, kind=RUN_KIND, params={"trigger": "nightly"})
-        status = run_job(runtime, job.job_id, shop_id)
-        log.info(
-            "forecast.nightly.ran", extra={"shop_id": shop_id, "job_id": job.job_id, "status": str(status)}
-        )
+    run_nightly(runtime, RUN_KIND, service.nightly_shop_ids(runtime))
 
 
 periodic(Periodic(name="forecast-nightly-run", task=NIGHTLY_TASK, hour=2, minute=30))

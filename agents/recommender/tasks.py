@@ -9,16 +9,13 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import shared_task
 
-from agents.jobs import JobContext, Periodic, job_kind, periodic, run_job, submit_job, task_runtime
+from agents.jobs import JobContext, Periodic, job_kind, periodic, run_nightly, task_runtime
 from agents.recommender import service
-
-log = logging.getLogger("siyu.rec")
 
 REFRESH_KIND = "rec_refresh"
 NIGHTLY_TASK = "siyu.rec.nightly_refresh"
@@ -33,19 +30,10 @@ def refresh_job(ctx: JobContext) -> dict[str, Any]:
     return {"version": built.version, "built_at": built.built_at.isoformat(), **built.stats}
 
 
-def _ignore(_kind: str, _job_id: str, _shop_id: int) -> None:
-    """The nightly task runs each job inline, in the worker that already holds it."""
-
-
 @shared_task(name=NIGHTLY_TASK, ignore_result=True)  # type: ignore[untyped-decorator]  # celery is untyped
 def nightly_refresh() -> None:
     runtime = task_runtime()
-    for shop_id in service.nightly_shop_ids(runtime):
-        job = submit_job(runtime, _ignore, shop_id=shop_id, kind=REFRESH_KIND, params={"trigger": "nightly"})
-        status = run_job(runtime, job.job_id, shop_id)
-        log.info(
-            "rec.nightly.refreshed", extra={"shop_id": shop_id, "job_id": job.job_id, "status": str(status)}
-        )
+    run_nightly(runtime, REFRESH_KIND, service.nightly_shop_ids(runtime))
 
 
 periodic(Periodic(name="rec-nightly-refresh", task=NIGHTLY_TASK, hour=3, minute=30))
