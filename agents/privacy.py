@@ -1,8 +1,10 @@
 """PII masking for text that leaves the process (LLM requests) or lands in logs.
 
-`mask_pii` is pure: it replaces Chinese ID-card numbers, bank cards, mobile and landline
-numbers, e-mail addresses and the street part of postal addresses with placeholders. The
-province/city/district stay, so a human or a model can still reason about shipping zones.
+`mask_pii` is pure: it replaces Chinese ID-card numbers (18 and old 15 digits), bank cards,
+mobile and landline numbers, e-mail addresses, WeChat IDs, names given after a cue (收货人,
+姓名 …) and the street or village part of postal addresses with placeholders. The
+province/city/district/county stay, so a human or a model can still reason about shipping zones.
+Free-standing names without a cue are not detected: no pattern tells 王芳 from 芒果.
 
 Full-width digits and punctuation (１３８－００１３…) are matched as if they were ASCII: a
 one-to-one character map builds a normalised copy, matches run on that copy, and the
@@ -20,6 +22,8 @@ ID_CARD = "[身份证号]"
 BANK_CARD = "[银行卡号]"
 EMAIL = "[邮箱]"
 ADDRESS = "[地址]"
+WECHAT = "[微信号]"
+NAME = "[姓名]"
 
 # One character in, one character out: offsets in the normalised copy equal the original's.
 _NORMALISE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {
@@ -40,6 +44,10 @@ _ID_CARD = re.compile(
     r"(?<![\dA-Za-z])[1-9]\d{5}[ -]?(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
     r"[ -]?\d{3}[\dXx](?![\dA-Za-z])"
 )
+# First-generation cards (still valid for people who never renewed): area, YYMMDD, 3 digits.
+_ID_CARD_15 = re.compile(
+    r"(?<![\dA-Za-z])[1-9]\d{5}[ -]?\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])[ -]?\d{3}(?![\dA-Za-z])"
+)
 # 15 to 19 digits, optionally grouped; `_not_a_card` decides whether the run is a card.
 _DIGIT_RUN = re.compile(r"(?<![\d-])\d(?:[ -]?\d){14,18}(?!\d)")
 _GROUPED_4 = re.compile(r"\d{4}(?:[ -]\d{4}){3}(?:[ -]\d{1,3})?")
@@ -51,6 +59,18 @@ _LANDLINE = re.compile(
     rf"(?<![\d+])(?:(?:\+|00)86[ -]?{_AREA}|\(0{_AREA}\)|0{_AREA})"
     r"[ -]?\d{3,4}[ -]?\d{4}(?:[ -]?(?:转|分机|ext\.?|#)\d{1,5})?(?!\d)",
     re.IGNORECASE,
+)
+# A WeChat ID (6–20 characters, starting with a letter) needs a cue; `wxid_…` is one by itself.
+# Our own customer refs (wx_000123) start with an underscore after "wx" and stay readable.
+_WECHAT = re.compile(
+    r"(?<![A-Za-z0-9])(wxid_[A-Za-z0-9]{6,30})"
+    r"|(?:微信号?|薇信|威信|V信|v信|vx|VX|Vx|wx|WX|weixin|WeChat)[:： ]*(?:是|为)?[ ]*"
+    r"([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
+)
+# A name only after a cue; lazy, so 收货人张三电话… stops before 电话.
+_NAME = re.compile(
+    r"(?:收货人|收件人|联系人|姓名|真实姓名|实名)[:： ]*(?:是|为|叫)?[ ]*"
+    r"([\u4e00-\u9fff·]{2,4}?)(?=$|[^\u4e00-\u9fff·]|电话|手机|地址|联系|号码|先生|女士|收|的)"
 )
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
@@ -77,6 +97,11 @@ _ADDRESS = re.compile(
 )
 
 
+# Villages have no streets: 宁平镇张庄村3组15号, 朱家林村128号. A number after 村 is required,
+# so 农村 and 我们村 stay.
+_RURAL = re.compile(f"{_NAME_CHAR}{{1,10}}?村 ?{_NUM} ?(?:组|队|社|号)(?: ?{_NUM} ?(?:号|户))?")
+
+
 def _luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -92,21 +117,34 @@ def _sub(
     text: str,
     placeholder: str,
     keep: Callable[[re.Match[str], str], bool] | None = None,
+    *,
+    groups: bool = False,
 ) -> str:
-    """Replace matches found on the normalised copy of `text` in `text` itself."""
+    """Replace matches found on the normalised copy of `text` in `text` itself.
+
+    With `groups`, only the first participating capture group is replaced, so a cue such as
+    收货人： stays readable and only the value goes.
+    """
     normalised = text.translate(_NORMALISE)
     out: list[str] = []
     last = 0
     for match in pattern.finditer(normalised):
         if keep is not None and keep(match, normalised):
             continue
-        out.append(text[last : match.start()])
+        start, end = match.span()
+        if groups:
+            start, end = next(match.span(g) for g in range(1, len(match.groups()) + 1) if match.group(g))
+        out.append(text[last:start])
         out.append(placeholder)
-        last = match.end()
+        last = end
     if not out:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+def _is_order_number(match: re.Match[str], normalised: str) -> bool:
+    return bool(_ORDER_CONTEXT.search(normalised[max(0, match.start() - 12) : match.start()]))
 
 
 def _not_a_card(match: re.Match[str], normalised: str) -> bool:
@@ -130,7 +168,11 @@ def mask_pii(text: str) -> str:
         return text
     text = _sub(_EMAIL, text, EMAIL)
     text = _sub(_ID_CARD, text, ID_CARD)
+    text = _sub(_ID_CARD_15, text, ID_CARD, keep=_is_order_number)
     text = _sub(_DIGIT_RUN, text, BANK_CARD, keep=_not_a_card)
     text = _sub(_MOBILE, text, MOBILE)
     text = _sub(_LANDLINE, text, LANDLINE)
-    return _sub(_ADDRESS, text, ADDRESS)
+    text = _sub(_WECHAT, text, WECHAT, groups=True)
+    text = _sub(_NAME, text, NAME, groups=True)
+    text = _sub(_ADDRESS, text, ADDRESS)
+    return _sub(_RURAL, text, ADDRESS)

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from agents.privacy import ADDRESS, BANK_CARD, EMAIL, ID_CARD, LANDLINE, MOBILE, mask_pii
+from agents.privacy import ADDRESS, BANK_CARD, EMAIL, ID_CARD, LANDLINE, MOBILE, NAME, WECHAT, mask_pii
 from api.logging import PiiMaskingFilter, configure_logging
 
 
@@ -52,6 +52,9 @@ def test_masks_landlines(text: str, expected: str) -> None:
         ("身份证号11010519491231002X，实名用", f"身份证号{ID_CARD}，实名用"),
         ("身份证号11010519491231002x", f"身份证号{ID_CARD}"),
         ("证件 110105 19491231 002X", f"证件 {ID_CARD}"),
+        # first-generation 15-digit cards: area, YYMMDD, sequence
+        ("老身份证130503670401001还能用吗", f"老身份证{ID_CARD}还能用吗"),
+        ("身份证 130503 670401 001", f"身份证 {ID_CARD}"),
     ],
 )
 def test_masks_id_cards_including_trailing_x(text: str, expected: str) -> None:
@@ -83,9 +86,40 @@ def test_masks_bank_cards(text: str, expected: str) -> None:
         ("杭州市余杭区良渚文化村玉鸟苑12幢3单元502", f"杭州市余杭区{ADDRESS}"),
         ("广东省深圳市南山区深南大道9988号", f"广东省深圳市南山区{ADDRESS}"),
         ("地址改成成都市武侯区人民南路四段27号", f"地址改成成都市武侯区{ADDRESS}"),
+        # villages have no streets
+        ("河南省周口市郸城县宁平镇张庄村3组15号", f"河南省周口市郸城县{ADDRESS}"),
+        ("寄山东省临沂市沂南县岸堤镇朱家林村128号，到了打电话", f"寄山东省临沂市沂南县{ADDRESS}，到了打电话"),
+        ("田林县八渡瑶族乡八渡村2组", f"田林县{ADDRESS}"),
     ],
 )
 def test_masks_street_detail_but_keeps_the_city(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("加我微信 xiaowang_88 发图", f"加我微信 {WECHAT} 发图"),
+        ("vx：Lily-2024", f"vx：{WECHAT}"),
+        ("我的wx: wxid_abc123def456", f"我的wx: {WECHAT}"),
+        ("wxid_abc123def456", WECHAT),
+        ("微信号是 zhang_san_1990，加一下", f"微信号是 {WECHAT}，加一下"),
+    ],
+)
+def test_masks_wechat_ids_after_a_cue(text: str, expected: str) -> None:
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("收货人：张三，电话13800138000", f"收货人：{NAME}，电话{MOBILE}"),
+        ("收货人张三电话13800138000", f"收货人{NAME}电话{MOBILE}"),
+        ("收件人欧阳娜娜", f"收件人{NAME}"),
+        ("姓名:王小明 地址:北京市朝阳区建国路88号", f"姓名:{NAME} 地址:北京市朝阳区{ADDRESS}"),
+    ],
+)
+def test_masks_names_given_after_a_cue(text: str, expected: str) -> None:
     assert mask_pii(text) == expected
 
 
@@ -106,6 +140,10 @@ def test_masks_email() -> None:
         "订单号 2024 1122 1234 5678",
         "尺寸<50cm，重量1.38kg",
         "杭州市西湖区附近能送吗",
+        "我们村里都在用，农村包邮吗",
+        "微信支付可以吗",
+        "客户 wx_000123 的订单",  # our own customer refs stay readable in logs
+        "订单号202411221234567",  # 15 digits after an order cue, not an old ID card
         "",
     ],
 )
