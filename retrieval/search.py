@@ -272,7 +272,7 @@ def grounding_features(
     bigrams = [t for t in tokens if t.startswith(BIGRAM_PREFIX)]
     evidence: set[str] = set()
     for hit in hits[:top_n]:
-        evidence |= snap.lexical.token_sets[snap.positions[hit.chunk_id]]
+        evidence |= snap.lexical.token_set(snap.positions[hit.chunk_id])
     return GroundingFeatures(
         dense_top=max((s for _, s in dense), default=0.0),
         word_coverage=_weighted_coverage(snap, words, evidence),

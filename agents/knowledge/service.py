@@ -295,8 +295,8 @@ def _commit_rows(
         )
         if fresh:
             kb.store.delete(shop_id, fresh)
-            kb.store.bump_generation(shop_id)
-            kb.forget(shop_id)
+            # Journaled, so other processes drop these chunks too (a bare bump would not say which).
+            kb.changed(shop_id, sorted({row[0] for row in rows}))
         log.warning("kb.ingest.db_failed", extra={"shop_id": shop_id, "removed": len(fresh)}, exc_info=True)
         raise
 
