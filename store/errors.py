@@ -8,6 +8,7 @@
     ├── Conflict                     409 conflict
     │   └── AlreadyExists            409 already_exists
     ├── InvalidInput                 400 invalid_input       bad upload/import: names file, line, field
+    │   └── ImportInvalid            400 invalid_input       every bad row of an import (sales, products)
     ├── JobFailed                    409 job_failed
     └── LLMError                     502 llm_error           the only errors the LLM gateway raises
         ├── LLMTimeout               504 llm_timeout
@@ -21,6 +22,7 @@ issues add their own business outcomes (e.g. `handoff_already_claimed`) as subcl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 
@@ -95,6 +97,34 @@ class InvalidInput(SiyuError):
             if part
         )
         super().__init__(f"{where}: {detail}" if where and detail else detail or where or None)
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """One bad cell of an import: the line (CSV line, XLSX row, JSON line) and the field."""
+
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"第 {self.line} 行 字段 {self.field!r}: {self.message}"
+
+
+class ImportInvalid(InvalidInput):
+    """An import with bad rows. Nothing is imported; every issue is kept, the first `show` in `detail`."""
+
+    def __init__(self, file: str, issues: list[RowIssue], *, show: int = 10) -> None:
+        self.issues = issues
+        first = issues[0]
+        shown = "；".join(str(issue) for issue in issues[:show])
+        more = f"；另有 {len(issues) - show} 处错误未列出" if len(issues) > show else ""
+        super().__init__(
+            f"共 {len(issues)} 处错误，未导入任何数据。{shown}{more}",
+            file=file,
+            line=first.line,
+            field=first.field,
+        )
 
 
 class JobFailed(SiyuError):

@@ -11,12 +11,13 @@ import io
 import math
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from charset_normalizer import from_bytes
 
 from agents.forecaster.errors import CsvIssue, SalesCsvInvalid
 from agents.forecaster.schemas import SalesRow
+from retrieval.tabular import parse_count, parse_flag, parse_money
 
 REQUIRED = ("sku", "date", "qty")
 OPTIONAL = ("price", "promo", "on_hand")
@@ -40,8 +41,6 @@ ALIASES: dict[str, str] = {
     "quantity": "qty",
     "day": "date",
 }
-_TRUE = {"1", "true", "yes", "y", "是", "t"}
-_FALSE = {"", "0", "false", "no", "n", "否", "f"}
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$|^(\d{4})(\d{2})(\d{2})$")
 MAX_SKU_LEN = 64
 
@@ -174,38 +173,12 @@ def _parse_qty(raw: str, line: int, issues: list[CsvIssue]) -> float | None:
 
 
 def _parse_price(raw: str, line: int, issues: list[CsvIssue]) -> Decimal | None:
-    if not raw:
-        return None
-    try:
-        price = Decimal(raw.replace(",", "").lstrip("¥￥"))
-    except InvalidOperation:
-        issues.append(CsvIssue(line, "price", f"价格 {raw!r} 不是数字"))
-        return None
-    if not price.is_finite() or price < 0:
-        issues.append(CsvIssue(line, "price", f"价格 {raw!r} 不能为负数"))
-        return None
-    return price
+    return parse_money(raw, line, "price", "价格", issues)
 
 
 def _parse_promo(raw: str, line: int, issues: list[CsvIssue]) -> bool:
-    value = raw.lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    issues.append(CsvIssue(line, "promo", f"促销标记 {raw!r} 无法识别，请填 1/0 或 是/否"))
-    return False
+    return bool(parse_flag(raw, line, "promo", "促销标记", issues))
 
 
 def _parse_on_hand(raw: str, line: int, issues: list[CsvIssue]) -> int | None:
-    if not raw:
-        return None
-    try:
-        value = float(raw.replace(",", ""))
-    except ValueError:
-        issues.append(CsvIssue(line, "on_hand", f"库存 {raw!r} 不是数字"))
-        return None
-    if not value.is_integer() or value < 0:
-        issues.append(CsvIssue(line, "on_hand", f"库存 {raw!r} 应为非负整数"))
-        return None
-    return int(value)
+    return parse_count(raw, line, "on_hand", "库存", issues)

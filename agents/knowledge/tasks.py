@@ -4,6 +4,10 @@
 `<var_dir>/uploads/kb/` and passed its path; the job loads, chunks, embeds (progress per
 embedded slice) and indexes it through `service.ingest_bytes`, then removes the file. A failure
 keeps the previous version of the document and lands in the job's `error` with file/line/page.
+
+`kb_product_import` (task `siyu.job.kb_product_import`): a large product file (CSV/XLSX/JSON)
+stashed the same way, imported through `catalog_import.import_products` (one transaction, then
+the changed cards re-indexed, with progress); a bad row imports nothing and names file/line/field.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.jobs import JobContext, job_kind
-from agents.knowledge import service
+from agents.knowledge import catalog_import, service
 from agents.runtime import Runtime
 from store.errors import InvalidInput
 
@@ -80,3 +84,28 @@ def ingest_job(ctx: JobContext) -> dict[str, Any]:
     finally:
         path.unlink(missing_ok=True)
     return service.as_dict(view)
+
+
+PRODUCT_IMPORT_KIND = "kb_product_import"
+
+
+@job_kind(PRODUCT_IMPORT_KIND)
+def product_import_job(ctx: JobContext) -> dict[str, Any]:
+    """A large product file: parse, write the catalog in one transaction, re-index changed cards."""
+    params = ctx.params
+    path, name = Path(str(params["path"])), str(params["name"])
+    ctx.report(0.02, f"正在读取 {name}")
+    try:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+
+        def progress(done: int, total: int) -> None:
+            ctx.report(0.3 + 0.65 * done / max(total, 1), f"已索引商品卡片 {done}/{total}")
+
+        ctx.report(0.05, "正在校验并写入商品库")
+        report = catalog_import.import_products(ctx.runtime, ctx.shop_id, name, data, progress=progress)
+    finally:
+        path.unlink(missing_ok=True)
+    return catalog_import.as_dict(report)

@@ -3,6 +3,8 @@
 - `siyu kb ingest PATH... [--shop NAME] [--doc-type policy|faq|manual]`: index files (a folder:
   every .md/.txt/.docx/.pdf/.csv in it), replacing earlier versions of the same file name.
 - `siyu kb sync-products [--shop NAME]`: (re)index the store's product cards.
+- `siyu kb import-products FILE [--shop NAME]`: upsert products (CSV/XLSX/JSON) by SKU into the
+  store, all or nothing, then re-index the changed cards.
 - `siyu kb search "问题" [--shop NAME] [--k 5]`: the 命中测试, as a table with grounding.
 - `siyu kb eval-retrieval ...`: BEIR-format retrieval eval.
 """
@@ -19,7 +21,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agents.knowledge import service
+from agents.knowledge import catalog_import, service
 from api.cli.common import console, handle_errors, runtime
 from retrieval.beir import METRICS, MODES, load_corpus, load_qrels, load_queries, run_retrieval_eval
 from store.demo.loader import DEMO_SHOP_NAME
@@ -160,6 +162,37 @@ def sync_products(shop: ShopOption = DEMO_SHOP_NAME) -> None:
         f"删除 {report.removed}  ({report.seconds:.2f}s)",
         highlight=False,
     )
+
+
+@kb_app.command("import-products")
+@handle_errors
+def import_products(
+    file: Annotated[Path, typer.Argument(help="商品文件 .csv (UTF-8/GBK) / .xlsx / .json")],
+    shop: ShopOption = DEMO_SHOP_NAME,
+) -> None:
+    """Upsert the file's products by SKU into the store (one transaction: a bad row imports
+    nothing), then re-index the product cards that changed. Re-importing the same file does no work."""
+    rt = runtime()
+    shop_id = service.shop_id_by_name(rt, shop)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(file)) from exc
+    report = catalog_import.import_products(rt, shop_id, file.name, data)
+    console.print(
+        f"「{shop}」导入 {report.file}: 新增 {report.created}, 更新 {report.updated}, "
+        f"未变化 {report.unchanged}  ({report.seconds:.2f}s)",
+        highlight=False,
+    )
+    if report.index is not None:
+        console.print(
+            f"商品卡片: 新索引/更新 {report.index.indexed}, 未变化 {report.index.unchanged}, "
+            f"删除 {report.index.removed}",
+            highlight=False,
+        )
+    if report.index_error:
+        console.print(f"[yellow]{report.index_error}[/yellow]", highlight=False)
+        raise typer.Exit(1)
 
 
 @kb_app.command("search")

@@ -1,5 +1,6 @@
 """The knowledge base over HTTP: upload, list, read and delete documents, sync product cards,
-and search (the 命中测试). Thin: parse, authorise, call `agents.knowledge.service`."""
+import products (CSV/XLSX/JSON) into the catalog, and search (the 命中测试). Thin: parse,
+authorise, call `agents.knowledge.service` / `agents.knowledge.catalog_import`."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, File, Query, Request, status
+from fastapi import UploadFile as FilePart
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from agents.jobs import QueueUnavailable, submit_job
-from agents.knowledge import service
-from agents.knowledge.tasks import INGEST_KIND, ingest_params, stash_upload
+from agents.knowledge import catalog_import, service
+from agents.knowledge.tasks import INGEST_KIND, PRODUCT_IMPORT_KIND, ingest_params, stash_upload
 from agents.runtime import Runtime
 from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import ErrorBody, error_responses
@@ -316,6 +318,92 @@ def sync_products(caller: OwnerDep, runtime: RuntimeDep) -> SyncReportPublic:
         removed=report.removed,
         seconds=round(report.seconds, 3),
     )
+
+
+class ProductImportPublic(BaseModel):
+    file: str
+    created: int = Field(description="New products (SKUs not in the store before).")
+    updated: int = Field(description="Stored products whose title, price, stock, specs or variants changed.")
+    unchanged: int = Field(description="Products already exactly as in the file: no write, no re-index.")
+    created_skus: list[str]
+    updated_skus: list[str]
+    index: SyncReportPublic | None = Field(
+        description="The product-card sync after the import; null when nothing changed."
+    )
+    index_error: str | None = Field(
+        None, description="The catalog was imported but its cards could not be re-indexed (retry sync)."
+    )
+    seconds: float
+
+    @classmethod
+    def of(cls, report: catalog_import.ProductImportReport) -> ProductImportPublic:
+        index = report.index
+        return cls(
+            file=report.file,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            created_skus=report.created_skus,
+            updated_skus=report.updated_skus,
+            index=None
+            if index is None
+            else SyncReportPublic(
+                products=index.products,
+                indexed=index.indexed,
+                unchanged=index.unchanged,
+                removed=index.removed,
+                seconds=round(index.seconds, 3),
+            ),
+            index_error=report.index_error,
+            seconds=round(report.seconds, 3),
+        )
+
+
+@router.post(
+    "/products/import",
+    response_model=ProductImportPublic,
+    responses={
+        202: {"model": JobAccepted, "description": "Large file: imported by a job (GET /v1/jobs/{id})."},
+        **error_responses(*AUTH_ERRORS, InvalidInput, QueueUnavailable),
+    },
+)
+async def import_products(
+    caller: OwnerDep,
+    runtime: RuntimeDep,
+    enqueue: EnqueueDep,
+    file: Annotated[
+        FilePart,
+        File(description="CSV (UTF-8, BOM or GBK), XLSX or JSON; one row per product or per SKU (variant)"),
+    ],
+) -> ProductImportPublic | JSONResponse:
+    """Upsert products by SKU into the shop's catalog (title, category, specs, price, stock,
+    variants), all rows in one transaction or none, then re-index the changed product cards.
+    Unchanged products do no work. Files over 200 KB answer 202 with a job."""
+    name = file.filename or "products.csv"
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"文件超过 {MAX_UPLOAD_BYTES // 1_000_000} MB，请分批导入", file=name)
+    if len(data) > service.INLINE_MAX_BYTES:
+        path = stash_upload(runtime, name, data)
+        params = {"path": str(path), "name": name, "bytes": len(data)}
+        try:
+            job = submit_job(
+                runtime,
+                enqueue,
+                shop_id=caller.shop_id,
+                kind=PRODUCT_IMPORT_KIND,
+                params=params,
+                message="等待导入",
+            )
+        except QueueUnavailable:
+            path.unlink(missing_ok=True)
+            raise
+        accepted = JobAccepted.of(job)
+        return JSONResponse(status_code=status.HTTP_202_ACCEPTED, content=accepted.model_dump(mode="json"))
+    report = await anyio.to_thread.run_sync(
+        lambda: catalog_import.import_products(runtime, caller.shop_id, name, data)
+    )
+    return ProductImportPublic.of(report)
 
 
 @router.post(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,6 +15,27 @@ from store.errors import NotFound
 from store.models import Product
 
 _NOT_CODE = re.compile(r"[^0-9A-Za-z]")
+# Columns an import may set; ids, shop, SKU and timestamps are never taken from a file.
+_WRITABLE = frozenset(
+    {
+        "title",
+        "category",
+        "subcategory",
+        "brand",
+        "description",
+        "attributes",
+        "variants",
+        "price",
+        "floor_price",
+        "unit_cost",
+        "stock",
+        "lead_time_days",
+        "moq",
+        "case_pack",
+        "repurchase_cycle_days",
+        "active",
+    }
+)
 
 
 def normalize_code(text: str) -> str:
@@ -85,6 +108,20 @@ class ProductRepository:
             .limit(limit)
         )
         return list(self.session.scalars(query))
+
+    def create(self, shop_id: int, sku: str, values: Mapping[str, Any]) -> Product:
+        """A new product from an import; `values` are column values (see `retrieval.product_import`)."""
+        product = Product(shop_id=shop_id, sku=sku)
+        self.apply(product, values)
+        self.session.add(product)
+        return product
+
+    def apply(self, product: Product, values: Mapping[str, Any]) -> None:
+        """Set the given columns; JSON columns get new objects so the change is detected."""
+        for column, value in values.items():
+            if column not in _WRITABLE:
+                raise ValueError(f"column {column!r} cannot be written by an import")
+            setattr(product, column, copy.deepcopy(value) if isinstance(value, dict | list) else value)
 
     def count(self, shop_id: int, *, active_only: bool = False) -> int:
         query = select(func.count()).select_from(Product).where(Product.shop_id == shop_id)
