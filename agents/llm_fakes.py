@@ -144,7 +144,21 @@ class Malformed:
     content_type: str = "application/json"
 
 
-Behaviour = Reply | ReplyJSON | Delay | Status | Malformed
+@dataclass(frozen=True)
+class Cut:
+    """A stream that sends the first `after_chars` of `text`, then drops the connection
+    mid-body (no `[DONE]`, no final chunk): a provider dying half-way through a reply."""
+
+    text: str
+    after_chars: int
+    chunk_chars: int = 4
+
+
+class _CutConnection(Exception):
+    """Raised inside the streaming body so the server aborts the connection."""
+
+
+Behaviour = Reply | ReplyJSON | Delay | Status | Malformed | Cut
 
 
 class StubOpenAIServer:
@@ -203,6 +217,10 @@ class StubOpenAIServer:
                 return JSONResponse({"error": {"message": behaviour.message}}, status_code=behaviour.code)
             if isinstance(behaviour, Malformed):
                 return Response(behaviour.body, media_type=behaviour.content_type)
+            if isinstance(behaviour, Cut):
+                model = str(body.get("model", "stub-model"))
+                sent = behaviour.text[: behaviour.after_chars]
+                return StreamingResponse(_cut_sse(sent, model, behaviour.chunk_chars))
             text = behaviour.text if isinstance(behaviour, Reply) else _as_text(behaviour.payload)
             model = str(body.get("model", "stub-model"))
             usage = {
@@ -304,6 +322,13 @@ async def _sse(text: str, model: str, step: int, usage: Mapping[str, int] | None
         }
         yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
+
+
+async def _cut_sse(text: str, model: str, step: int) -> AsyncIterator[str]:
+    async for event in _sse(text, model, step, None):
+        if '"finish_reason": "stop"' in event:
+            raise _CutConnection("stub: connection dropped mid-stream")
+        yield event
 
 
 def scripted_gateway(

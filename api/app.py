@@ -19,6 +19,7 @@ from api.routers import health, shops
 from api.routers import jobs as jobs_router
 from api.routers import kb as kb_router
 from api.routers import recommend as recommend_router
+from api.routers import webhooks as webhooks_router
 from store.settings import Settings, load_settings
 
 API_DESCRIPTION = """
@@ -56,4 +57,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(conversations_router.router)
     app.include_router(handoffs_router.router)
     app.include_router(customers_router.router)
+    app.include_router(webhooks_router.router)
     return app

@@ -441,3 +441,46 @@ class AuditLog(Base):
     subject: Mapped[str] = mapped_column(String(100))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _now_col()
+
+
+class WebhookDeliveryStatus(enum.StrEnum):
+    pending = "pending"  # queued or between retries
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"  # every attempt failed (or it could not be queued)
+
+
+class ShopWebhook(Base):
+    """The owner's endpoint for handoff events. The secret is kept as given: HMAC needs it."""
+
+    __tablename__ = "shop_webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now_col()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class WebhookDelivery(Base):
+    """One event for one shop's webhook and how its delivery went (written with the event)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    handoff_id: Mapped[int | None] = mapped_column(BigId)
+    url: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus), default=WebhookDeliveryStatus.pending
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_col()
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

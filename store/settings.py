@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     # rejects copies without rejecting every sibling.
     copy_novelty_threshold: Annotated[float, Field(gt=0, le=1)] = 0.97
 
+    # Handoff webhooks: each attempt's timeout, then retries after base·2^(n-1) seconds, capped.
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    webhook_backoff_base_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    webhook_backoff_cap_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+
     @field_validator("database_url", "celery_broker_url", "celery_result_backend")
     @classmethod
     def _url_has_scheme(cls, value: str | None) -> str | None:

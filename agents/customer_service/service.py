@@ -13,6 +13,8 @@ A customer turn, in order:
 5. the handoff policy (handoff.py) with the answer's grounding; a handoff posts ONE
    acknowledgement and opens a queue item with its brief.
 Staff actions (message, claim, release, resolve) run through the same state machine.
+A handoff opened or claimed writes the shop's webhook delivery in the same transaction; it is
+sent after the commit by `notify` (a worker), so a webhook never slows or fails a turn.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ from agents.customer_service.tools import (
     order_status,
     product_lookup,
 )
+from agents.customer_service.webhooks import (
+    HANDOFF_CLAIMED,
+    HANDOFF_CREATED,
+    WebhookDispatch,
+    record_event,
+    send_after_commit,
+)
 from agents.runtime import Runtime
 from store.errors import LLMError, NotFound
 from store.models import (
@@ -91,6 +100,9 @@ class TurnResult:
     citations: list[dict[str, Any]] = field(default_factory=list)
     engine: str | None = None
     handoff: dict[str, Any] | None = None
+    # The LLM engine is configured but this reply is the offline one (the model failed, or its
+    # text failed the commitment guard).
+    degraded: bool = False
 
 
 @dataclass
@@ -103,6 +115,7 @@ class _Answer:
     error: bool
     blocked: bool
     guard_violations: list[str]
+    degraded: bool = False
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -204,10 +217,13 @@ def _run_tools(
     return results
 
 
-def _llm_phrase(runtime: Runtime, shop_name: str, shop_id: int, text: str, composed: Composed) -> str | None:
+def _llm_phrase(
+    runtime: Runtime, shop_name: str, shop_id: int, text: str, composed: Composed, *, stream: bool
+) -> tuple[str | None, bool]:
+    """(the model's phrasing or None, whether the model was asked at all)."""
     gateway = runtime.llm()
     if gateway is None or not composed.sources:
-        return None
+        return None, False
     from prompts.loader import load_prompt, render
 
     prompt = render(
@@ -219,11 +235,17 @@ def _llm_phrase(runtime: Runtime, shop_name: str, shop_id: int, text: str, compo
         },
     )
     try:
-        out = gateway.complete(prompt, agent=AGENT, shop_id=shop_id).output.strip()
+        if stream:
+            # Buffered on purpose: the guard must see the COMPLETE reply before any of it reaches
+            # the customer (see api/routers/conversations.py). A stream that breaks half-way is a
+            # failed call and its partial text is dropped, never shown.
+            out = "".join(gateway.stream(prompt, agent=AGENT, shop_id=shop_id)).strip()
+        else:
+            out = gateway.complete(prompt, agent=AGENT, shop_id=shop_id).output.strip()
     except LLMError as exc:
-        log.warning("cs.llm_failed", extra={"shop_id": shop_id, "code": exc.code})
-        return None
-    return out or None
+        log.warning("cs.llm_failed", extra={"shop_id": shop_id, "code": exc.code, "stream": stream})
+        return None, True
+    return out or None, True
 
 
 def _answer(
@@ -234,6 +256,8 @@ def _answer(
     shop_name: str,
     shop_settings: dict[str, Any],
     policy: ShopPolicy,
+    *,
+    stream_llm: bool = False,
 ) -> _Answer:
     folded = fold(text)
     intent = classifier(runtime).classify(text, folded)
@@ -248,12 +272,17 @@ def _answer(
     coupons = coupons_of(shop_settings)
     facts = guard_facts(results, coupons, composed.cited_text)
     engine, reply = "offline", composed.text
-    phrased = None if error else _llm_phrase(runtime, shop_name, conv.shop_id, text, composed)
+    phrased, asked = (
+        (None, False)
+        if error
+        else _llm_phrase(runtime, shop_name, conv.shop_id, text, composed, stream=stream_llm)
+    )
     if phrased is not None:
         if guard_reply(phrased, facts).ok:
             engine, reply = "llm", phrased
         else:
             log.warning("cs.llm_reply_blocked", extra={"shop_id": conv.shop_id})
+    degraded = asked and engine != "llm"
     checked = guard_reply(reply, facts, handoff_on_blocked=policy.handoff_on_commitment_blocked)
     blocked = False
     violations = [f"{v.kind}:{v.claim}" for v in checked.violations]
@@ -262,7 +291,7 @@ def _answer(
             reply, engine = checked.safe_text, "safe"
         else:
             blocked = True
-    return _Answer(intent, results, composed, reply, engine, error, blocked, violations)
+    return _Answer(intent, results, composed, reply, engine, error, blocked, violations, degraded)
 
 
 def _brief(turns: list[Turn], answer: _Answer, handoff: Handoff, sentiment: float) -> dict[str, Any]:
@@ -286,16 +315,45 @@ def _brief(turns: list[Turn], answer: _Answer, handoff: Handoff, sentiment: floa
 
 
 def handle_customer_message(
-    runtime: Runtime, shop_id: int, conversation_id: int, text: str, now: datetime
+    runtime: Runtime,
+    shop_id: int,
+    conversation_id: int,
+    text: str,
+    now: datetime,
+    *,
+    notify: WebhookDispatch | None = None,
 ) -> TurnResult:
-    # 1. Persist first: whatever fails later, the customer's words are stored.
+    message_id = record_customer_message(runtime, shop_id, conversation_id, text, now)
+    return answer_customer_message(runtime, shop_id, conversation_id, message_id, text, now, notify=notify)
+
+
+def record_customer_message(
+    runtime: Runtime, shop_id: int, conversation_id: int, text: str, now: datetime
+) -> int:
+    """Step 1, committed on its own: whatever fails later, the customer's words are stored.
+    Raises `NotFound` for another shop's (or no) conversation. Returns the message id."""
     with runtime.sessions() as s:
         repo = ConversationRepository(s)
         conv = repo.get(shop_id, conversation_id)
         msg = repo.add_message(conv, MessageRole.customer, text, meta={"state": conv.state.value}, now=now)
         s.commit()
-        message_id = msg.id
+        return msg.id
 
+
+def answer_customer_message(
+    runtime: Runtime,
+    shop_id: int,
+    conversation_id: int,
+    message_id: int,
+    text: str,
+    now: datetime,
+    *,
+    stream_llm: bool = False,
+    notify: WebhookDispatch | None = None,
+) -> TurnResult:
+    """Steps 2-5 for a customer message `record_customer_message` already stored.
+    `stream_llm`: ask the model through its streaming API (the SSE endpoint).
+    `notify`: where the shop's `handoff.created` webhook is sent after the commit."""
     with runtime.sessions() as s:
         repo = ConversationRepository(s)
         conv = repo.get(shop_id, conversation_id, for_update=True)
@@ -315,7 +373,7 @@ def handle_customer_message(
         # 4. Answer.
         history = repo.messages(shop_id, conversation_id, last=RECENT_TURNS + 1)
         turns = _turns([m for m in history if m.id != message_id])
-        answer = _answer(runtime, s, conv, text, shop_name, shop_settings, policy)
+        answer = _answer(runtime, s, conv, text, shop_name, shop_settings, policy, stream_llm=stream_llm)
         conv = repo.get(shop_id, conversation_id)
         sentiment = score_sentiment(text)
         customer = _customer_facts(s, shop_id, conv.customer_id, answer.results)
@@ -344,7 +402,10 @@ def handle_customer_message(
                 all_turns = [*turns, Turn("customer", text)]
                 brief = _brief(all_turns, answer, decision, sentiment.score)
                 ack, opened = _apply(repo, conv, handed, now, brief=brief)
+                assert opened is not None
+                delivery = record_event(s, shop_id, HANDOFF_CREATED, _handoff_public(opened), now)
                 s.commit()
+                send_after_commit(runtime, notify, shop_id, delivery)
                 log.info(
                     "cs.handoff",
                     extra={
@@ -353,7 +414,6 @@ def handle_customer_message(
                         "reasons": [r.value for r in decision.reasons],
                     },
                 )
-                assert opened is not None
                 return TurnResult(
                     conv.id,
                     message_id,
@@ -363,6 +423,7 @@ def handle_customer_message(
                     [],
                     "ack",
                     _handoff_public(opened),
+                    answer.degraded,
                 )
             _apply(repo, conv, handed, now)
             if not any(a.kind is ActionKind.bot_reply for a in handed.actions):
@@ -390,7 +451,17 @@ def handle_customer_message(
             now=now,
         )
         s.commit()
-        return TurnResult(conv.id, message_id, reply_text, conv.state, intent_label, citations, engine)
+        return TurnResult(
+            conv.id,
+            message_id,
+            reply_text,
+            conv.state,
+            intent_label,
+            citations,
+            engine,
+            None,
+            answer.degraded,
+        )
 
 
 # -- staff side ---------------------------------------------------------------------------
@@ -401,26 +472,47 @@ def _policy(session: Session, shop_id: int) -> ShopPolicy:
 
 
 def post_staff_message(
-    runtime: Runtime, shop_id: int, conversation_id: int, text: str, author: str, now: datetime
+    runtime: Runtime,
+    shop_id: int,
+    conversation_id: int,
+    text: str,
+    author: str,
+    now: datetime,
+    *,
+    notify: WebhookDispatch | None = None,
 ) -> ConversationState:
-    """A staff message. In `bot` state staff simply take over; a waiting handoff becomes theirs."""
+    """A staff message. In `bot` state staff simply take over; a waiting handoff becomes theirs
+    (and the shop's `handoff.claimed` webhook fires, as for an explicit claim)."""
+    delivery: int | None = None
     with runtime.sessions() as s:
         repo = ConversationRepository(s)
         conv = repo.get(shop_id, conversation_id, for_update=True)
         policy = _policy(s, shop_id)
         open_item = repo.open_handoff_of(shop_id, conversation_id)
-        if open_item is not None and open_item.status is HandoffStatus.waiting:
-            repo.claim(shop_id, open_item.id, author, now)
+        if (
+            open_item is not None
+            and open_item.status is HandoffStatus.waiting
+            and repo.claim(shop_id, open_item.id, author, now)
+        ):
+            s.refresh(open_item)
+            delivery = record_event(s, shop_id, HANDOFF_CLAIMED, _handoff_public(open_item), now)
         _apply(repo, conv, step(_snapshot(conv, repo), StaffMessage(now), policy), now)
         repo.add_message(
             conv, MessageRole.human, text, author=author, meta={"state": conv.state.value}, now=now
         )
         s.commit()
+        send_after_commit(runtime, notify, shop_id, delivery)
         return conv.state
 
 
 def claim_handoff(
-    runtime: Runtime, shop_id: int, handoff_id: int, staff: str, now: datetime
+    runtime: Runtime,
+    shop_id: int,
+    handoff_id: int,
+    staff: str,
+    now: datetime,
+    *,
+    notify: WebhookDispatch | None = None,
 ) -> dict[str, Any]:
     with runtime.sessions() as s:
         repo = ConversationRepository(s)
@@ -431,9 +523,12 @@ def claim_handoff(
             raise HandoffAlreadyClaimed() if item.status is HandoffStatus.claimed else HandoffClosed()
         conv = repo.get(shop_id, item.conversation_id, for_update=True)
         _apply(repo, conv, step(_snapshot(conv, repo), StaffClaim(now), _policy(s, shop_id)), now)
-        s.commit()
         s.refresh(item)
-        return _handoff_public(item)
+        claimed = _handoff_public(item)
+        delivery = record_event(s, shop_id, HANDOFF_CLAIMED, claimed, now)
+        s.commit()
+        send_after_commit(runtime, notify, shop_id, delivery)
+        return claimed
 
 
 def _finish(

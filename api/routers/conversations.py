@@ -2,25 +2,41 @@
 
 A `service` key (a channel) posts the CUSTOMER's messages and gets the bot's reply; an `agent`
 (or owner) key posts STAFF messages. The customer's message is committed before anything else runs.
+
+`?stream=true` answers as server-sent events: `event: delta` `{"text": "..."}` chunks, then one
+`event: done` carrying exactly the JSON the plain endpoint returns (or `event: error`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+import anyio
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sse_starlette.event import ServerSentEvent
+from sse_starlette.sse import EventSourceResponse
 
 from agents.customer_service import service
 from agents.customer_service.errors import InvalidShopPolicy, InvalidTransition
-from api.deps import Caller, RuntimeDep, StaffOrChannelDep
+from agents.customer_service.webhooks import WebhookDispatch
+from agents.runtime import Runtime
+from api.deps import Caller, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
-from store.errors import Forbidden, NotFound, Unauthenticated
+from api.routers.webhooks import WebhookDispatchDep
+from store.errors import Forbidden, NotFound, SiyuError, Unauthenticated
 from store.models import ConversationState, Role
 
 router = APIRouter(prefix="/v1", tags=["customer service"])
 AUTH_ERRORS = (Unauthenticated, Forbidden)
+log = logging.getLogger("siyu.api.conversations")
+DELTA_CHARS = 8
+STREAM_PING_S = 15
 
 
 def get_now() -> datetime:
@@ -77,6 +93,9 @@ class ReplyPublic(BaseModel):
     citations: list[Citation] = []
     engine: str | None = Field(None, description="offline | llm | safe (guard replaced it) | ack")
     handoff: HandoffPublic | None = None
+    degraded: bool = Field(
+        False, description="The LLM engine is configured but failed (or was blocked); the offline answer"
+    )
 
 
 class MessagePublic(BaseModel):
@@ -119,31 +138,112 @@ def create_conversation(
     )
 
 
+def _reply(turn: service.TurnResult) -> ReplyPublic:
+    return ReplyPublic(
+        reply=turn.reply,
+        state=turn.state,
+        role="customer",
+        intent=turn.intent,
+        citations=[Citation(**c) for c in turn.citations],
+        engine=turn.engine,
+        handoff=HandoffPublic(**turn.handoff) if turn.handoff else None,
+        degraded=turn.degraded,
+    )
+
+
+def reply_chunks(text: str, size: int = DELTA_CHARS) -> list[str]:
+    """The reply cut into `delta` events; joined they are exactly the stored reply."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
 @router.post(
     "/conversations/{conversation_id}/messages",
     response_model=ReplyPublic,
-    responses=error_responses(*AUTH_ERRORS, NotFound, InvalidTransition, InvalidShopPolicy),
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "With `?stream=true`: `delta` events `{text}`, then one `done` (this body).",
+        },
+        **error_responses(*AUTH_ERRORS, NotFound, InvalidTransition, InvalidShopPolicy),
+    },
 )
 def post_message(
-    conversation_id: int, body: MessageCreate, caller: StaffOrChannelDep, runtime: RuntimeDep, now: NowDep
-) -> ReplyPublic:
+    conversation_id: int,
+    body: MessageCreate,
+    caller: StaffOrChannelDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    notify: WebhookDispatchDep,
+    session: SessionDep,
+    stream: Annotated[bool, Query(description="Answer as server-sent events")] = False,
+) -> ReplyPublic | Response:
     """`service` key: a customer message → the bot's reply (or null while staff hold the chat).
     `agent`/`owner` key: a staff message (in `bot` state it moves the chat to `human`)."""
     if caller.role is Role.service:
-        turn = service.handle_customer_message(runtime, caller.shop_id, conversation_id, body.text, now)
-        return ReplyPublic(
-            reply=turn.reply,
-            state=turn.state,
-            role="customer",
-            intent=turn.intent,
-            citations=[Citation(**c) for c in turn.citations],
-            engine=turn.engine,
-            handoff=HandoffPublic(**turn.handoff) if turn.handoff else None,
+        # Committed here, before the stream starts: a wrong id is a plain 404, and the customer's
+        # words are stored whatever happens to the model or the connection afterwards.
+        message_id = service.record_customer_message(runtime, caller.shop_id, conversation_id, body.text, now)
+        if stream:
+            # As in the job events stream: the request's session (the key lookup) would otherwise
+            # hold a pooled connection for the whole stream; the turn opens its own.
+            session.close()
+            turn_stream = _turn_stream(
+                runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify
+            )
+            return EventSourceResponse(turn_stream, ping=STREAM_PING_S)
+        return _reply(
+            service.answer_customer_message(
+                runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify=notify
+            )
         )
     state = service.post_staff_message(
-        runtime, caller.shop_id, conversation_id, body.text, staff_name(caller), now
+        runtime, caller.shop_id, conversation_id, body.text, staff_name(caller), now, notify=notify
     )
-    return ReplyPublic(reply=None, state=state, role="human")
+    staff = ReplyPublic(reply=None, state=state, role="human")
+    if stream:
+        return EventSourceResponse(_single(staff))
+    return staff
+
+
+async def _single(reply: ReplyPublic) -> AsyncIterator[ServerSentEvent]:
+    yield ServerSentEvent(data=reply.model_dump_json(), event="done")
+
+
+async def _turn_stream(
+    runtime: Runtime,
+    shop_id: int,
+    conversation_id: int,
+    message_id: int,
+    text: str,
+    now: datetime,
+    notify: WebhookDispatch,
+) -> AsyncIterator[ServerSentEvent]:
+    """Why the deltas come only after the whole turn is decided: every bot reply must pass the
+    commitment guard COMPLETE before the customer sees any of it. Forwarding the model's tokens
+    live would show "给您打五折…" before the guard could block it, and a promise on screen cannot
+    be taken back; a stream that breaks half-way would leave half a sentence the stored
+    transcript does not contain. So the model's stream is buffered server-side, guarded (or
+    replaced by the offline answer when it fails), stored, and only then sent in chunks. The
+    deltas always join to exactly the stored reply; the offline engine is chunked the same way."""
+    try:
+        turn = await anyio.to_thread.run_sync(
+            lambda: service.answer_customer_message(
+                runtime, shop_id, conversation_id, message_id, text, now, stream_llm=True, notify=notify
+            )
+        )
+    except Exception as exc:
+        # Headers are already sent: the failure goes in the stream, in the usual error shape.
+        # The customer's message was committed before the stream began.
+        log.exception("cs.stream_failed", extra={"shop_id": shop_id, "conversation_id": conversation_id})
+        code = exc.code if isinstance(exc, SiyuError) else "internal_error"
+        detail = exc.detail if isinstance(exc, SiyuError) else "服务内部错误，请稍后重试"
+        yield ServerSentEvent(
+            data=json.dumps({"error": code, "detail": detail}, ensure_ascii=False), event="error"
+        )
+        return
+    for chunk in reply_chunks(turn.reply or ""):
+        yield ServerSentEvent(data=json.dumps({"text": chunk}, ensure_ascii=False), event="delta")
+    yield ServerSentEvent(data=_reply(turn).model_dump_json(), event="done")
 
 
 @router.get(

@@ -9,6 +9,7 @@ from agents.customer_service.errors import HandoffAlreadyClaimed, HandoffClosed,
 from api.deps import AgentDep, RuntimeDep
 from api.errors import error_responses
 from api.routers.conversations import HandoffPublic, NowDep, staff_name
+from api.routers.webhooks import WebhookDispatchDep
 from store.errors import Forbidden, NotFound, Unauthenticated
 from store.models import HandoffStatus
 
@@ -29,9 +30,12 @@ def list_handoffs(
     response_model=HandoffPublic,
     responses=error_responses(*AUTH_ERRORS, NotFound, HandoffAlreadyClaimed, HandoffClosed),
 )
-def claim(handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
+def claim(
+    handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep, notify: WebhookDispatchDep
+) -> HandoffPublic:
+    """Atomic: of any concurrent claims exactly one wins; the shop's webhook hears `handoff.claimed`."""
     return HandoffPublic(
-        **service.claim_handoff(runtime, caller.shop_id, handoff_id, staff_name(caller), now)
+        **service.claim_handoff(runtime, caller.shop_id, handoff_id, staff_name(caller), now, notify=notify)
     )
 
 

@@ -306,6 +306,16 @@ def a_conversation(world: World) -> Made:
         )
 
 
+def a_webhook(world: World) -> Made:
+    """A's handoff webhook, its URL naming only A."""
+    url = f"http://127.0.0.1:9/{_marker('webhook')}"
+    r = world.client.put(
+        "/v1/shop/webhook", json={"url": url, "secret": "a-secret-0123456789"}, headers=world.a.headers()
+    )
+    assert r.status_code == 200, r.text
+    return Made(markers=(url,))
+
+
 def a_kb_document(world: World) -> Made:
     marker = _marker("kb")
     r = world.client.post(
@@ -322,6 +332,17 @@ def a_kb_product(world: World) -> Made:
     r = world.client.post("/v1/kb/sync-products", headers=world.a.headers())
     assert r.status_code == 200, r.text
     return made
+
+
+def a_kb_imported_product(world: World) -> Made:
+    """A's product imported from a file under A's own SKU code, so B's import must not touch it."""
+    sku, title = _marker("imp")[:30], _marker("imp-title")
+    csv = f"sku,title,category,price\n{sku},{title},家居,19\n".encode()
+    r = world.client.post(
+        "/v1/kb/products/import", files={"file": ("a.csv", csv, "text/csv")}, headers=world.a.headers()
+    )
+    assert r.status_code == 200, r.text
+    return Made(markers=(sku, title))
 
 
 # ---- the registry: ONE entry per /v1 route ----------------------------------------------
@@ -389,6 +410,14 @@ ROUTES: list[Route] = [
         lists_a=True,
     ),
     Route("POST", "/v1/kb/sync-products", a_kb_product),
+    Route(
+        "POST",
+        "/v1/kb/products/import",
+        a_kb_imported_product,
+        files=lambda w, m: {
+            "file": ("b.csv", "sku,title,category,price\nB-IMP-1,B 店杯子,家居,9\n".encode())
+        },
+    ),
     # customer service
     Route(
         "POST",
@@ -409,6 +438,14 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/handoffs/{handoff_id}/release", a_conversation, lists_a=True),
     Route("POST", "/v1/handoffs/{handoff_id}/resolve", a_conversation, lists_a=True),
     Route("DELETE", "/v1/customers/{customer_ref}", a_conversation),
+    Route("GET", "/v1/shop/webhook", a_webhook, lists_a=True),
+    Route(
+        "PUT",
+        "/v1/shop/webhook",
+        a_webhook,
+        body=lambda w, m: {"url": "http://127.0.0.1:9/b", "secret": "b-secret-0123456789"},
+    ),
+    Route("DELETE", "/v1/shop/webhook", a_webhook, ok=204),
     # forecaster
     Route(
         "POST",
