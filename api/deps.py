@@ -53,6 +53,11 @@ def get_principal(
     if credentials is None or not credentials.credentials:
         raise Unauthenticated()
     principal = ApiKeyRepository(session).authenticate(credentials.credentials.strip())
+    # End the key lookup's read transaction so its pooled connection goes back now. Held for
+    # the whole request, it doubled each request's need (the services open sessions of their
+    # own): under load (`siyu bench cs-load`) requests waited on each other's connections
+    # until the pool timed out and answered 500.
+    session.commit()
     if principal is None:
         raise Unauthenticated()
     return principal

@@ -16,13 +16,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # A pooled SQLite connection is a file handle, so the pool covers every FastAPI
+            # worker thread (40) twice over: a customer turn holds its session while the LLM
+            # usage sink writes through a second one. 5 + 10 ran dry under 20 concurrent chats.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 60)
         # Threads from FastAPI's pool share the engine; WAL lets readers run beside one writer.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own implicit transactions break SAVEPOINT; take over BEGIN so every
-        # transaction is explicit. Deferred, not IMMEDIATE: a long read must not block writers.
-        # Contended writes (claims) are single UPDATE statements, which SQLite serialises.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own implicit transactions break SAVEPOINT; we take over BEGIN so every
+        # transaction is explicit, and begin it lazily at its first statement (see below).
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_lazy_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
@@ -35,6 +40,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_TX = "siyu_sqlite_tx"  # per connection: None (not begun), "read" (deferred) or "write" (IMMEDIATE)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.info[_TX] = None
+
+
+def _sqlite_lazy_begin(
+    conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _executemany: bool
+) -> None:
+    """A transaction that reads starts deferred, so a long read never blocks writers. Its first
+    write (or savepoint) restarts it as BEGIN IMMEDIATE, which waits for the write lock.
+
+    Without the restart, a deferred transaction that read and then writes fails at once with
+    "database is locked" whenever another connection committed in between: busy_timeout cannot
+    help, SQLite refuses to upgrade a stale snapshot. Under concurrent chats that lost customer
+    messages (`siyu bench cs-load`). Restarting is safe because nothing was written yet; the
+    reads before it behave as under Postgres' READ COMMITTED, and conditional UPDATEs (claims)
+    stay atomic.
+    """
+    state = conn.info.get(_TX, "outside")
+    if state == "outside" or state == "write" or not conn.in_transaction():
+        return
+    writes = statement.lstrip().upper().startswith(_WRITES)
+    if state is None:
+        cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+        conn.info[_TX] = "write" if writes else "read"
+    elif writes:
+        cursor.execute("ROLLBACK")
+        cursor.execute("BEGIN IMMEDIATE")
+        conn.info[_TX] = "write"
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

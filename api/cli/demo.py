@@ -8,6 +8,7 @@ endpoint is not in the service's OpenAPI yet is skipped with a note instead of f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -114,6 +115,10 @@ class TourStep:
     body: dict[str, Any] | None = None
     # The OpenAPI path template the step needs, when it differs from `path` (e.g. "/v1/orders/{order_no}").
     endpoint: str | None = None
+    # Values later steps need, taken from this step's JSON response: `{"conversation_id": ...}`
+    # fills `{conversation_id}` in later paths. Name them after the OpenAPI path parameters, so
+    # such a path is also its own endpoint template.
+    saves: Callable[[Any], dict[str, object]] | None = None
 
     def needs(self) -> tuple[str, str]:
         return self.method, self.endpoint or self.path
@@ -288,14 +293,19 @@ def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) ->
     """Run each step against the service; never raises on an HTTP error, it reports it."""
     offered = available_endpoints(client)
     results = []
+    saved: dict[str, str] = {"shop_id": str(keys.shop_id)}
     for step in steps:
         if offered is not None and step.needs() not in offered:
             results.append(
                 StepResult(step, "skipped", None, f"接口 {step.needs()[0]} {step.needs()[1]} 尚未实现")
             )
             continue
+        missing = [name for name in _PLACEHOLDER.findall(step.path) if name not in saved]
+        if missing:
+            results.append(StepResult(step, "skipped", None, f"前面的步骤没有给出 {', '.join(missing)}"))
+            continue
         headers = {"Authorization": f"Bearer {keys.for_role(step.role)}"} if step.role else {}
-        path = step.path.replace("{shop_id}", str(keys.shop_id))
+        path = _PLACEHOLDER.sub(lambda m: saved[m.group(1)], step.path)
         response = client.request(step.method, path, headers=headers, json=step.body)
         body: Any = _json(response)
         # An unrouted path is FastAPI's bare 404; our own 404s carry an `error` code.
@@ -304,6 +314,7 @@ def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) ->
         elif response.is_success:
             try:
                 summary = step.summarize(body)
+                saved.update({k: str(v) for k, v in (step.saves(body) if step.saves else {}).items()})
             except (KeyError, TypeError, IndexError) as exc:
                 results.append(StepResult(step, "failed", response.status_code, f"响应格式不符: {exc!r}"))
                 continue
@@ -312,6 +323,9 @@ def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) ->
             detail = body.get("detail", "") if isinstance(body, dict) else response.text[:200]
             results.append(StepResult(step, "failed", response.status_code, str(detail)))
     return results
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _json(response: httpx.Response) -> Any:
@@ -418,4 +432,119 @@ STEPS += [
         _sku_forecast,
         endpoint="/v1/forecast/{sku}",
     ),
+]
+
+
+# 客服: one conversation of the tour customer: a policy answer with its citation, an order-status
+# answer, then 转人工, which a staff (agent) key finds in the queue, claims, answers and hands back.
+# The steps chain: the conversation and handoff ids come from the earlier responses (`saves`).
+TOUR_CS_QUESTION = "满多少包邮啊"
+TOUR_CS_ORDER_QUESTION = "我的快递怎么还没到啊"
+TOUR_CS_HANDOFF = "转人工"
+TOUR_CS_STAFF_REPLY = "您好，我是客服小鹿，您的包裹我这边帮您盯着，有进展第一时间告诉您～"
+
+
+def _cs_started(body: Any) -> str:
+    return f"会话 #{body['id']} ({body['customer_ref']} · {body['channel']})，状态 {body['state']}"
+
+
+def _cs_answer(body: Any) -> str:
+    cites = "; ".join(f"[{c['kind']}] {c['title']}" for c in body["citations"]) or "无"
+    reply = (body["reply"] or "").replace("\n", " ")
+    return f"[{body['engine']} · {body['intent']}] {reply[:90]}\n    引用: {cites}"
+
+
+def _cs_handoff(body: Any) -> str:
+    h = body["handoff"]
+    reasons = ", ".join(h["reasons"])
+    return f"状态 {body['state']}，转接单 #{h['id']} (原因: {reasons})\n    回复: {body['reply']}"
+
+
+def _cs_queue(body: Any) -> str:
+    if not body:
+        return "队列为空"
+    first = body[0]
+    return f"{len(body)} 个待处理，队首 #{first['id']}: {first['brief'].get('request', '')}"
+
+
+def _cs_claimed(body: Any) -> str:
+    return f"转接单 #{body['id']} 已被 {body['claimed_by']} 认领 ({body['status']})"
+
+
+def _cs_staff_reply(body: Any) -> str:
+    return f"人工已回复，会话状态 {body['state']} (机器人不再插话)"
+
+
+def _cs_released(body: Any) -> str:
+    return f"转接单 #{body['id']} {body['status']}，会话交还机器人"
+
+
+def _cs_transcript(body: Any) -> str:
+    roles = " → ".join(
+        f"{m['role']}{'(' + m['engine'] + ')' if m['engine'] else ''}" for m in body["messages"]
+    )
+    return f"状态 {body['state']}，{len(body['messages'])} 条消息: {roles}"
+
+
+_CONV = "/v1/conversations/{conversation_id}"
+STEPS += [
+    TourStep(
+        "客服",
+        "顾客发起会话",
+        "POST",
+        "/v1/conversations",
+        Role.service,
+        _cs_started,
+        body={"customer_ref": TOUR_CUSTOMER, "channel": "wechat"},
+        saves=lambda b: {"conversation_id": b["id"]},
+    ),
+    TourStep(
+        "客服",
+        f"顾客问: 「{TOUR_CS_QUESTION}」(带引用的回答)",
+        "POST",
+        f"{_CONV}/messages",
+        Role.service,
+        _cs_answer,
+        body={"text": TOUR_CS_QUESTION},
+    ),
+    TourStep(
+        "客服",
+        f"顾客问: 「{TOUR_CS_ORDER_QUESTION}」(订单与物流)",
+        "POST",
+        f"{_CONV}/messages",
+        Role.service,
+        _cs_answer,
+        body={"text": TOUR_CS_ORDER_QUESTION},
+    ),
+    TourStep(
+        "客服",
+        f"顾客说: 「{TOUR_CS_HANDOFF}」",
+        "POST",
+        f"{_CONV}/messages",
+        Role.service,
+        _cs_handoff,
+        body={"text": TOUR_CS_HANDOFF},
+        saves=lambda b: {"handoff_id": b["handoff"]["id"]},
+    ),
+    TourStep(
+        "客服",
+        "人工客服查看待接队列",
+        "GET",
+        "/v1/handoffs?status=waiting",
+        Role.agent,
+        _cs_queue,
+        endpoint="/v1/handoffs",
+    ),
+    TourStep("客服", "人工客服认领", "POST", "/v1/handoffs/{handoff_id}/claim", Role.agent, _cs_claimed),
+    TourStep(
+        "客服",
+        "人工客服回复顾客",
+        "POST",
+        f"{_CONV}/messages",
+        Role.agent,
+        _cs_staff_reply,
+        body={"text": TOUR_CS_STAFF_REPLY},
+    ),
+    TourStep("客服", "交还机器人", "POST", "/v1/handoffs/{handoff_id}/release", Role.agent, _cs_released),
+    TourStep("客服", "会话记录 (角色与引擎)", "GET", _CONV, Role.agent, _cs_transcript),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from api.cli.common import console, handle_errors, runtime
 from evals import bench as bench_harness
@@ -42,6 +44,9 @@ def eval_command(
 def bench_command(
     name: Annotated[str, typer.Argument(help="benchmark name, or 'all'")],
     quick: Annotated[bool, typer.Option("--quick", help="smaller sizes")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print one JSON object per benchmark (the table goes to stderr)")
+    ] = False,
 ) -> None:
     """Measure speed against a baseline run in the same process; prints ratios."""
     import evals.benches  # noqa: F401  # registration side effect
@@ -49,7 +54,18 @@ def bench_command(
     names = sorted(bench_harness.REGISTRY) if name == "all" else [name]
     if name != "all" and name not in bench_harness.REGISTRY:
         raise typer.BadParameter(f"未知的基准 {name!r}，可选: {', '.join(sorted(bench_harness.REGISTRY))}")
+    # With --json stdout carries only the JSON, so it can be piped; the table still shows.
+    out = Console(stderr=True) if as_json else console
     for n in names:
-        bench_harness.run_bench(
-            n, bench_harness.BenchContext(runtime=runtime(), quick=quick, console=console)
+        result = bench_harness.run_bench(
+            n, bench_harness.BenchContext(runtime=runtime(), quick=quick, console=out)
         )
+        if as_json:
+            payload = {
+                "bench": result.name,
+                "columns": result.columns,
+                "rows": result.rows,
+                "figures": result.figures,
+                "notes": result.notes,
+            }
+            typer.echo(json.dumps(payload, ensure_ascii=False, default=str))

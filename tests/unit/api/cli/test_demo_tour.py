@@ -121,3 +121,75 @@ def test_the_built_in_tour_summarizes_real_payloads() -> None:
         "店铺 鹿鸣优选 (shop_id=3)",
         "3 个 Key，角色: agent, owner",
     ]
+
+
+def test_steps_chain_saved_values_into_later_paths() -> None:
+    steps = [
+        TourStep("客服", "开会话", "POST", "/v1/conversations", Role.service, lambda b: str(b["id"]),
+                 saves=lambda b: {"conversation_id": b["id"]}),
+        TourStep("客服", "转人工", "POST", "/v1/conversations/{conversation_id}/messages", Role.service,
+                 lambda b: b["state"], body={"text": "转人工"},
+                 saves=lambda b: {"handoff_id": b["handoff"]["id"]}),
+        TourStep("客服", "认领", "POST", "/v1/handoffs/{handoff_id}/claim", Role.agent,
+                 lambda b: b["status"]),
+    ]  # fmt: skip
+    client, seen = service(
+        {
+            "/v1/conversations": ["POST"],
+            "/v1/conversations/{conversation_id}/messages": ["POST"],
+            "/v1/handoffs/{handoff_id}/claim": ["POST"],
+        },
+        {
+            ("POST", "/v1/conversations"): httpx.Response(201, json={"id": 41}),
+            ("POST", "/v1/conversations/41/messages"): httpx.Response(
+                200, json={"state": "waiting_human", "handoff": {"id": 7}}
+            ),
+            ("POST", "/v1/handoffs/7/claim"): httpx.Response(200, json={"status": "claimed"}),
+        },
+    )
+    results = run_tour(client, KEYS, steps)
+    assert [(r.outcome, r.summary) for r in results] == [
+        ("ok", "41"),
+        ("ok", "waiting_human"),
+        ("ok", "claimed"),
+    ]
+    assert [(r.method, r.url.path) for r in seen if r.url.path != "/openapi.json"] == [
+        ("POST", "/v1/conversations"),
+        ("POST", "/v1/conversations/41/messages"),
+        ("POST", "/v1/handoffs/7/claim"),
+    ]
+    assert seen[-1].headers["authorization"] == "Bearer sk_agent"
+
+
+def test_a_step_whose_earlier_step_failed_is_skipped_not_sent() -> None:
+    steps = [
+        TourStep("客服", "转人工", "POST", "/v1/chat", Role.service, lambda b: "",
+                 saves=lambda b: {"handoff_id": b["handoff"]["id"]}),
+        TourStep("客服", "认领", "POST", "/v1/handoffs/{handoff_id}/claim", Role.agent, lambda b: ""),
+    ]  # fmt: skip
+    client, seen = service(
+        {"/v1/chat": ["POST"], "/v1/handoffs/{handoff_id}/claim": ["POST"]},
+        # The bot answered instead of handing off: there is no handoff id to claim.
+        {("POST", "/v1/chat"): httpx.Response(200, json={"reply": "好的", "handoff": None})},
+    )
+    results = run_tour(client, KEYS, steps)
+    assert [r.outcome for r in results] == ["failed", "skipped"]
+    assert results[1].summary == "前面的步骤没有给出 handoff_id"
+    assert not any(r.url.path.startswith("/v1/handoffs") for r in seen)
+
+
+def test_the_customer_service_steps_chain_one_conversation() -> None:
+    cs = [s for s in STEPS if s.agent == "客服"]
+    assert [s.needs() for s in cs] == [
+        ("POST", "/v1/conversations"),
+        ("POST", "/v1/conversations/{conversation_id}/messages"),
+        ("POST", "/v1/conversations/{conversation_id}/messages"),
+        ("POST", "/v1/conversations/{conversation_id}/messages"),
+        ("GET", "/v1/handoffs"),
+        ("POST", "/v1/handoffs/{handoff_id}/claim"),
+        ("POST", "/v1/conversations/{conversation_id}/messages"),
+        ("POST", "/v1/handoffs/{handoff_id}/release"),
+        ("GET", "/v1/conversations/{conversation_id}"),
+    ]
+    # Customer messages go with the channel's key, staff actions with an agent key.
+    assert [s.role for s in cs] == [Role.service] * 4 + [Role.agent] * 5
