@@ -6,12 +6,14 @@ Reasons come from four places:
 - the customer's words (folded, so 转 人 工 / ｒｇ / 轉人工 meet one keyword list per reason);
 - an anger score from a small Chinese lexicon plus punctuation (！！！, ？？？);
 - the answer the bot could give (grounding of its best evidence, tool/LLM failure, a blocked promise);
-- the customer (VIP by segment or by order value) and the recent turns (a rephrase after a bot answer).
+- the customer (VIP by segment or by order value) and the recent turns (a rephrase after a bot answer,
+  or words saying that answer missed: 我问的是…, 答非所问, 到底能不能…).
 Keywords, thresholds, VIP rules and hours are per-shop `ShopPolicy` settings. No I/O, no clock.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,6 +130,27 @@ def is_repeat(turns: Sequence[Turn], message: str, threshold: float, similarity:
     return score >= threshold
 
 
+def _last_is_bot_answer(turns: Sequence[Turn]) -> bool:
+    spoken = [t for t in turns if t.role != "system"]
+    return bool(spoken) and spoken[-1].role == "bot"
+
+
+@functools.cache
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def answer_missed(turns: Sequence[Turn], folded: str, policy: ShopPolicy) -> str | None:
+    """The customer says the bot's last answer missed (我问的是…, 答非所问, 到底能不能…): the matched
+    words, or None. Such words mean nothing without a bot answer just before, so they are matched
+    only then; a rephrase that shares few characters with the first question is caught here."""
+    if not _last_is_bot_answer(turns):
+        return None
+    pattern = _compiled(policy.patterns(Reason.repeated_failure))
+    m = pattern.search(folded) if pattern is not None else None
+    return m.group() if m is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class HandoffInput:
     message: str
@@ -182,6 +205,8 @@ def decide(inp: HandoffInput, policy: ShopPolicy) -> Handoff | None:
         evidence[Reason.low_grounding] = f"grounding={inp.grounding:.2f}"
     if is_repeat(inp.recent_turns, inp.message, policy.repeat_similarity, inp.repeat_similarity):
         evidence[Reason.repeated_failure] = "rephrased after a bot answer"
+    elif (missed := answer_missed(inp.recent_turns, folded, policy)) is not None:
+        evidence[Reason.repeated_failure] = f"answer missed: {missed}"
     if inp.error:
         evidence[Reason.tool_or_llm_error] = "tool or LLM failed"
     if inp.commitment_blocked:

@@ -2,6 +2,7 @@
 
 from evals.suites import (
     copy,  # noqa: F401
+    cs,  # noqa: F401
     embedder,  # noqa: F401
     forecast,  # noqa: F401
     kb,  # noqa: F401
