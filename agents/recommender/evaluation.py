@@ -127,6 +127,18 @@ def last_basket_split(rows: Iterable[Interaction]) -> Split:
     return Split(train, {c: frozenset(v) for c, v in sorted(test.items())}, dict(sorted(last.items())))
 
 
+def validation_split(rows: Iterable[Interaction]) -> Split:
+    """The last-basket split of the log without each customer's last basket: the second-to-last
+    basket is held out. Weights are tuned here, so the last baskets stay unseen for the test."""
+    data = list(rows)
+    last: dict[str, date] = {}
+    for r in data:
+        day = r.ts.date()
+        if day > last.get(r.customer_id, date.min):
+            last[r.customer_id] = day
+    return last_basket_split(r for r in data if r.ts.date() != last[r.customer_id])
+
+
 def temporal_split(rows: Iterable[Interaction], cutoff: date, horizon_days: int) -> Split:
     end = cutoff + timedelta(days=horizon_days)
     train = [r for r in rows if r.ts.date() < cutoff]

@@ -35,9 +35,11 @@ from agents.recommender.schemas import (
 from store.errors import InvalidInput
 
 
+# Defaults were chosen on the demo shop's validation split (each customer's second-to-last basket,
+# `evaluation.validation_split`), never on the last baskets the eval reports.
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    half_life_days: float = 180.0
+    half_life_days: float = 120.0
     similarity: Literal["jaccard", "cosine", "lift", "conditional"] = "jaccard"
     neighbours: int = 50  # similar items kept per item
     min_cooccurrence: int = 1  # co-buyers needed before a pair counts
@@ -47,6 +49,9 @@ class ModelConfig:
     popularity_weight: float = 0.01  # a small pull toward bestsellers; also the cold-start order
     context_weight: float = 2.0  # cart / product-page items count this × a strong history item
     min_cycle_observations: int = 3  # repeat purchases needed to estimate a repurchase cycle
+    # Share of an item's buyers who bought it again, needed before it counts as a consumable:
+    # a few people buying a second T-shirt or 保温杯 does not make it something that runs out.
+    min_repeat_share: float = 0.2
     rank: rank.RankConfig = field(default_factory=rank.RankConfig)
 
     def __post_init__(self) -> None:
@@ -164,6 +169,8 @@ class RecommenderModel:
         allowed[ctx] = False
         reminder_items = np.zeros(0, dtype=np.int32)
         reminder_scores = np.zeros(0)
+        reminder_times_raw = np.zeros(0)
+        reminder_overdue_raw = np.zeros(0, dtype=bool)
         if u is not None and hist_items.size:
             lo, hi = self.last_day.indptr[u], self.last_day.indptr[u + 1]
             h_items = self.last_day.indices[lo:hi]
@@ -172,12 +179,16 @@ class RecommenderModel:
             times = self.times_bought.data[lo:hi] - 1.0
             cycles = self.cycle_days[h_items]
             due = rank.due_days(last, cycles, qty, rcfg.max_qty_cycles)
-            _, due_now = rank.repurchase_split(due, cycles, today, rcfg.remind_within_days)
+            _, due_now = rank.repurchase_split(
+                due, cycles, today, rcfg.remind_within_days, rcfg.remind_cycle_share
+            )
             allowed[h_items] = False
             keep = due_now & self.sellable[h_items]
             if np.isin(h_items, ctx).any():
                 keep &= ~np.isin(h_items, ctx)
             reminder_items = h_items[keep]
+            reminder_times_raw = times[keep]
+            reminder_overdue_raw = today - due[keep] > cycles[keep]
             strength = rank.reminder_strength(due[keep], times[keep], cycles[keep], today, rcfg.overdue_fade)
             reminder_scores = rcfg.reminder_weight * max(float(total.max()), 1e-9) * strength
 
@@ -191,6 +202,8 @@ class RecommenderModel:
         cand_items = np.concatenate([reminder_items, cand]).astype(np.int64)
         cand_scores = np.concatenate([reminder_scores, masked[cand]])
         is_reminder = np.concatenate([np.ones(len(reminder_items), bool), np.zeros(len(cand), bool)])
+        reminder_times = np.concatenate([reminder_times_raw, np.zeros(len(cand))])
+        reminder_overdue = np.concatenate([reminder_overdue_raw, np.zeros(len(cand), dtype=bool)])
         if cand_items.size == 0:
             return []
 
@@ -206,6 +219,7 @@ class RecommenderModel:
         # Deterministic pre-order (score desc, then SKU), then category MMR.
         order = np.lexsort((cand_items, -cand_scores))
         cand_items, cand_scores, is_reminder = cand_items[order], cand_scores[order], is_reminder[order]
+        reminder_times, reminder_overdue = reminder_times[order], reminder_overdue[order]
         picks = rank.mmr_order(cand_scores, self.category_codes[cand_items], k, rcfg.mmr_lambda)
 
         # Who each pick is "because of": one sliced block per similarity, not one lookup per item.
@@ -230,6 +244,8 @@ class RecommenderModel:
                     src=src,
                     n_hist=len(hist_items),
                     contrib={kind: block[:, col] for kind, block in blocks.items()},
+                    times_bought=int(reminder_times[p]) if is_reminder[p] else 0,
+                    long_overdue=bool(reminder_overdue[p]),
                 )
             )
         return out
@@ -244,6 +260,8 @@ class RecommenderModel:
         src: np.ndarray,
         n_hist: int,
         contrib: dict[str, np.ndarray],
+        times_bought: int = 0,
+        long_overdue: bool = False,
     ) -> Recommendation:
         title, category = self.titles[j], self.categories[j]
         because: int | None = None
@@ -268,7 +286,13 @@ class RecommenderModel:
             sku=self.items[j],
             score=round(score, 6),
             reason_code=code,
-            reason=reason_text(code, because_title=because_title, category=category),
+            reason=reason_text(
+                code,
+                because_title=because_title,
+                category=category,
+                times_bought=times_bought,
+                long_overdue=long_overdue,
+            ),
             title=title,
             category=category,
             because_of=self.items[because] if because is not None else None,
@@ -303,7 +327,9 @@ class RecommenderModel:
                     times_bought=int(times[idx]),
                     title=self.titles[j],
                     reason=reason_text(
-                        ReasonCode.repurchase_due, because_title=short_title(self.titles[j], self.items[j])
+                        ReasonCode.repurchase_due,
+                        because_title=short_title(self.titles[j], self.items[j]),
+                        times_bought=int(times[idx]),
                     ),
                 )
             )
@@ -343,10 +369,16 @@ def _apply_products(model: RecommenderModel, products: list[ProductRecord], esti
 
 
 def estimate_cycles(
-    users: np.ndarray, items: np.ndarray, days: np.ndarray, n_items: int, min_observations: int
+    users: np.ndarray,
+    items: np.ndarray,
+    days: np.ndarray,
+    n_items: int,
+    min_observations: int,
+    min_repeat_share: float = 0.0,
 ) -> np.ndarray:
     """Median gap (days) between the same customer's purchase days of each item; NaN when fewer
-    than `min_observations` gaps were seen (never repurchased: treated as durable)."""
+    than `min_observations` gaps were seen, or when fewer than `min_repeat_share` of the item's
+    buyers bought it on two days or more (durable, or repurchased only by chance)."""
     key = users.astype(np.int64) * n_items + items
     order = np.lexsort((days, key))
     k, d, it = key[order], days[order], items[order]
@@ -354,15 +386,19 @@ def estimate_cycles(
     gaps = (d[1:] - d[:-1])[same]
     gap_items = it[1:][same]
     pos = gaps > 0
+    repeat_keys = np.unique(k[1:][same][pos])
     gaps, gap_items = gaps[pos], gap_items[pos]
     out = np.full(n_items, np.nan)
     if gaps.size == 0:
         return out
+    buyers = np.bincount(np.unique(key) % n_items, minlength=n_items)
+    repeaters = np.bincount(repeat_keys % n_items, minlength=n_items)
+    share = repeaters / np.maximum(buyers, 1)
     o = np.lexsort((gaps, gap_items))
     gaps, gap_items = gaps[o], gap_items[o]
     uniq, start, counts = np.unique(gap_items, return_index=True, return_counts=True)
     for item, s, c in zip(uniq, start, counts, strict=True):
-        if c >= min_observations:
+        if c >= min_observations and share[item] >= min_repeat_share:
             out[item] = float(np.median(gaps[s : s + c]))
     return out
 
@@ -434,7 +470,14 @@ def fit(
 
     pop = np.asarray(affinity.sum(axis=0)).ravel()
     popularity = pop / pop.max() if pop.size and pop.max() > 0 else np.zeros(n_items)
-    cycles = estimate_cycles(kd_key // n_items, kd_key % n_items, kd_day, n_items, cfg.min_cycle_observations)
+    cycles = estimate_cycles(
+        kd_key // n_items,
+        kd_key % n_items,
+        kd_day,
+        n_items,
+        cfg.min_cycle_observations,
+        cfg.min_repeat_share,
+    )
 
     model = RecommenderModel(
         config=cfg,

@@ -17,8 +17,11 @@ import numpy as np
 @dataclass(frozen=True, slots=True)
 class RankConfig:
     remind_within_days: int = 21  # shown as due this many days ahead (at most half a cycle)
+    remind_cycle_share: float = 0.5  # ...and at most this share of the item's cycle ahead
     reminder_weight: float = 1.0  # a due reminder scores this × the best fresh candidate
-    overdue_fade: float = 0.25  # per cycle overdue, a reminder loses this share of its strength
+    # Per cycle overdue, a reminder loses this share of its strength. 0: on validation, staples
+    # long overdue were bought again as often as those just due (people buy now and then).
+    overdue_fade: float = 0.0
     max_qty_cycles: float = 3.0  # buying n packs stretches the cycle n×, up to this
     price_band_ratio: float = 2.0  # within ×/÷ this of the customer's median price: no damping
     mmr_lambda: float = 0.9  # 1 = relevance only, 0 = diversity only
@@ -36,13 +39,17 @@ def due_days(
 
 
 def repurchase_split(
-    due: np.ndarray, cycle_days: np.ndarray, today: int, remind_within_days: int
+    due: np.ndarray,
+    cycle_days: np.ndarray,
+    today: int,
+    remind_within_days: int,
+    cycle_share: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the customer's bought items: (blocked, due_now) boolean masks. Durable items (NaN due)
     are blocked; items not yet due are blocked; items due within the window are reminders. The
     window is at most half a cycle, so a weekly item is not due again the day after it is bought."""
     has_cycle = ~np.isnan(due)
-    window = np.minimum(float(remind_within_days), np.nan_to_num(cycle_days, nan=0.0) / 2.0)
+    window = np.minimum(float(remind_within_days), np.nan_to_num(cycle_days, nan=0.0) * cycle_share)
     due_now = has_cycle & (np.nan_to_num(due, nan=np.inf) <= today + window)
     return ~due_now, due_now
 

@@ -169,8 +169,11 @@ def run(ctx: EvalContext) -> SuiteResult:
         rows=rows,
         metrics=metrics,
         thresholds=[
-            # Issue 6 asks for 1.5x; the demo shop's one-off purchases follow popularity, so we
-            # measure 1.07x. The target stays visible; the floor catches regressions.
+            # Issue 6 asks for 1.5x. Measured 1.16x here and 1.37x on the last-basket split: two
+            # in five of the window customers are 宝妈 whose diapers top the bestseller list
+            # (popularity hits 0.9 of them), and one-off durable buys follow popularity. Even
+            # "any repeat or any bestseller" caps out near 1.38x / 1.57x. The target stays
+            # visible; the floor catches regressions.
             Threshold(
                 "hit_ratio_vs_popularity",
                 ">=",
@@ -178,7 +181,7 @@ def run(ctx: EvalContext) -> SuiteResult:
                 "issue 6 target: hit@10 ≥ 1.5× popularity",
                 enforced=False,
             ),
-            Threshold("hit_ratio_vs_popularity", ">=", 1.03, "regression floor (measured 1.07×)"),
+            Threshold("hit_ratio_vs_popularity", ">=", 1.10, "regression floor (measured 1.16×)"),
             Threshold("hit_ratio_vs_item_knn", ">=", 1.0, "issue 6: ≥ item-kNN"),
             Threshold("recs_without_reason", "==", 0, "every recommendation carries a reason"),
             Threshold("recs_out_of_stock", "==", 0, "never recommend what is out of stock"),

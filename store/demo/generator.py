@@ -60,6 +60,36 @@ DIAPER_BY_AGE = ((30, "MB-104"), (300, "MB-101"), (540, "MB-102"), (10_000, "MB-
 FORMULA_BY_AGE = ((180, "MB-111"), (365, "MB-112"), (10_000, "MB-113"))
 BABY_SKUS = frozenset({"MB-101", "MB-102", "MB-103", "MB-104", "MB-111", "MB-112", "MB-113", "MB-141"})
 
+# Brand and product loyalty: when a spontaneous pick lands on a consumable, the customer reaches
+# for one of "their usual" SKUs of that category instead, this often. The swap stays inside the
+# category, so what sells per category per day is unchanged; the usuals are drawn by the square
+# root of popularity (tastes spread wider than the bestseller list), so per-SKU totals shift a
+# little toward the long tail. What changes most is who buys what.
+LOYALTY: dict[str, float] = {
+    "new": 0.35,
+    "loyal": 0.75,
+    "regular": 0.6,
+    "dormant": 0.6,
+    "churned": 0.4,
+    "bargain": 0.3,  # follows the deals more than the brand
+    "mom": 0.6,
+}
+USUALS_PER_CATEGORY = 2
+# A purchase that calls for a follow-up in the same category: the next pick in that category is
+# the complement this often (once), e.g. after a 奶瓶 the 奶嘴, after a 面霜 the 精华.
+COMPLEMENTS: dict[str, str] = {
+    "MB-131": "MB-132",  # 奶瓶 → 奶嘴
+    "MZ-204": "MZ-203",  # 面霜 → 精华
+    "MZ-201": "MZ-202",  # 洁面 → 精华水
+    "MZ-209": "MZ-210",  # 粉底液 → 卸妆油
+    "MZ-211": "MZ-212",  # 洗发水 → 护发素
+    "FS-502": "YD-531",  # 瑜伽裤 → 瑜伽垫
+    "YD-531": "YD-533",  # 瑜伽垫 → 弹力带
+    "FS-503": "FS-504",  # 跑鞋 → 运动袜
+    "JJ-422": "JJ-403",  # 炒锅 → 油污净
+}
+COMPLEMENT_TAKE = 0.6
+
 
 class Behaviour(enum.StrEnum):
     new = "new"  # joined in the last weeks
@@ -177,7 +207,10 @@ def generate(seed: int = 7, *, end_date: date, customers: int = DEFAULT_CUSTOMER
         rng = random.Random(base * 7919 + index)
         customer, profile = _make_customer(rng, index, start, end_date)
         people.append(customer)
-        drafts.extend(_simulate(rng, customer, profile, end_date, as_of, sampler, by_sku, factors))
+        # Tastes (usual SKUs, follow-up buys) draw from their own stream, so the main stream,
+        # and with it every customer's order days and basket sizes, does not depend on them.
+        taste = random.Random(base * 15_485_863 + index)
+        drafts.extend(_simulate(rng, taste, customer, profile, end_date, as_of, sampler, by_sku, factors))
 
     drafts.sort(key=lambda d: (d.created_at, d.customer.customer_ref))
     per_day: dict[date, int] = defaultdict(int)
@@ -385,6 +418,7 @@ def _baby_sku(cycle: _Cycle, birth: date, day: date) -> str | None:
 
 def _simulate(
     rng: random.Random,
+    taste: random.Random,
     customer: DemoCustomer,
     profile: _Profile,
     end: date,
@@ -396,14 +430,54 @@ def _simulate(
     bargain = profile.behaviour is Behaviour.bargain
     remote = customer.region == "remote"
     by_day: dict[date, list[tuple[DemoProduct, int]]] = {}
+    loyalty = LOYALTY[profile.behaviour.value]
+    usuals: dict[str, list[DemoProduct]] = {}
+    wanted: list[str] = []  # follow-ups of what they bought, still to come
+
+    def usual_of(category: str) -> list[DemoProduct]:
+        if category not in usuals:
+            pool = [
+                p
+                for p in sampler.products
+                if p.category == category
+                and p.repurchase_cycle_days
+                and p.sku not in BABY_SKUS  # those follow the baby's age, not taste
+                and not (remote and p.sku.startswith("SX-"))
+            ]
+            weights = [p.popularity**0.5 * (3 if bargain and p.price <= 80 else 1) for p in pool]
+            picked: list[DemoProduct] = []
+            while pool and len(picked) < USUALS_PER_CATEGORY:
+                i = taste.choices(range(len(pool)), weights=weights)[0]
+                picked.append(pool.pop(i))
+                weights.pop(i)
+            usuals[category] = picked
+        return usuals[category]
+
+    def personal(p: DemoProduct, day: date) -> DemoProduct:
+        follow = next((s for s in wanted if by_sku[s].category == p.category), None)
+        if follow is not None and taste.random() < COMPLEMENT_TAKE:
+            wanted.remove(follow)
+            return by_sku[follow]
+        if p.repurchase_cycle_days and p.sku not in BABY_SKUS and taste.random() < loyalty:
+            mine = usual_of(p.category)
+            weights = [u.popularity * calendar.season_factor(u.sku, day) for u in mine]
+            if sum(weights) > 0:
+                return taste.choices(mine, weights=weights)[0]
+        return p
 
     def spontaneous(day: date) -> list[tuple[DemoProduct, int]]:
         n = rng.choices((1, 2, 3), weights=(60, 28, 12))[0]
         lines = []
         for _ in range(n):
-            p = sampler.draw(rng, day, profile.favourites, bargain, remote)
-            qty = rng.choice((2, 3)) if p.price < 50 and rng.random() < 0.2 else 1
+            drawn = sampler.draw(rng, day, profile.favourites, bargain, remote)
+            qty = rng.choice((2, 3)) if drawn.price < 50 and rng.random() < 0.2 else 1
+            p = personal(drawn, day)
+            if p is not drawn and p.price >= 50:
+                qty = 1
             lines.append((p, qty))
+            follow = COMPLEMENTS.get(p.sku)
+            if follow and follow not in wanted and not any(q.sku == follow for q, _ in lines):
+                wanted.append(follow)
         return lines
 
     if profile.first_order and profile.active_from <= profile.active_to:

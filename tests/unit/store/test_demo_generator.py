@@ -10,7 +10,7 @@ import pytest
 
 from store.demo import calendar
 from store.demo.content import load_catalog, load_documents, load_faq
-from store.demo.generator import CST, HISTORY_DAYS, Behaviour, DemoShop, generate
+from store.demo.generator import BABY_SKUS, COMPLEMENTS, CST, HISTORY_DAYS, Behaviour, DemoShop, generate
 
 END = date(2026, 11, 22)
 
@@ -187,6 +187,35 @@ def test_moms_rebuy_diapers_on_a_cycle(shop: DemoShop) -> None:
     gaps = [(b - a).days for ds in days.values() for a, b in zip(ds, ds[1:], strict=False)]
     assert len(gaps) > 500
     assert 16 <= statistics.median(gaps) <= 30
+
+
+def test_customers_stick_to_their_usual_consumables(shop: DemoShop) -> None:
+    # Regular customers have no staple cycle: what they come back for is brand loyalty.
+    by_sku = {p.sku: p for p in shop.products}
+    regular = {c.customer_ref for c in shop.customers if c.behaviour is Behaviour.regular}
+    picks: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for o in shop.orders:
+        for i in o.items:
+            p = by_sku[i.sku]
+            if o.customer_ref in regular and p.repurchase_cycle_days and i.sku not in BABY_SKUS:
+                picks[(o.customer_ref, p.category)][i.sku] += 1
+    shares = [sum(n for _, n in c.most_common(2)) / c.total() for c in picks.values() if c.total() >= 4]
+    assert len(shares) > 100
+    # With draws by popularity alone the two most bought SKUs of a category take about 64%.
+    assert statistics.mean(shares) > 0.72
+
+
+def test_a_purchase_is_followed_by_its_complement(shop: DemoShop) -> None:
+    bought: dict[str, set[str]] = defaultdict(set)
+    for o in shop.orders:
+        bought[o.customer_ref].update(i.sku for i in o.items)
+    for first, then in (("MB-131", "MB-132"), ("MZ-204", "MZ-203"), ("FS-503", "FS-504")):
+        assert COMPLEMENTS[first] == then
+        after_first = [skus for skus in bought.values() if first in skus]
+        rate_after = sum(then in skus for skus in after_first) / len(after_first)
+        rate_all = sum(then in skus for skus in bought.values()) / len(bought)
+        assert len(after_first) > 50
+        assert rate_after > 3 * rate_all, (first, rate_after, rate_all)
 
 
 def test_seasonal_goods_only_sell_in_season(shop: DemoShop) -> None:

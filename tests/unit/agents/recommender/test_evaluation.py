@@ -45,6 +45,22 @@ def test_last_basket_split_holds_out_each_customers_last_day() -> None:
     assert sorted((r.customer_id, r.item_id) for r in split.train) == [("c1", "a"), ("c2", "a"), ("c3", "b")]
 
 
+def test_validation_split_holds_out_the_second_to_last_basket_and_never_sees_the_last() -> None:
+    rows = _rows(
+        [
+            ("c1", "a", "2026-01-01"),
+            ("c1", "b", "2026-01-03"),
+            ("c1", "c", "2026-01-05"),  # the test basket: not in the validation split at all
+            ("c2", "a", "2026-01-02"),
+            ("c2", "d", "2026-01-04"),  # c2 has one basket left once this goes: not validated
+        ]
+    )
+    split = ev.validation_split(rows)
+    assert split.test == {"c1": frozenset({"b"})}
+    assert split.asked_on == {"c1": date(2026, 1, 3)}
+    assert sorted((r.customer_id, r.item_id) for r in split.train) == [("c1", "a"), ("c2", "a")]
+
+
 def test_temporal_split_tests_known_customers_in_the_horizon() -> None:
     rows = _rows(
         [

@@ -52,7 +52,7 @@ def test_a_consumable_comes_back_as_a_repurchase_reminder_when_due(
 
     assert recs[0].sku == "A"
     assert recs[0].reason_code is ReasonCode.repurchase_due
-    assert recs[0].reason == "您常买的轻薄纸尿裤M码快用完了"
+    assert recs[0].reason == "您上次买的轻薄纸尿裤M码快用完了"  # bought once: not "常买"
 
 
 def test_a_durable_item_already_bought_is_not_shown_again(products: list[ProductRecord]) -> None:
@@ -75,7 +75,7 @@ def test_packs_bought_stretch_the_cycle_and_reminders_list_due_dates(products: l
     assert [(r.customer_id, r.sku, r.due_date, r.last_bought, r.times_bought) for r in due] == [
         ("one", "A", date(2026, 6, 21), date(2026, 6, 1), 1)
     ]
-    assert due[0].reason == "您常买的轻薄纸尿裤M码快用完了"
+    assert due[0].reason == "您上次买的轻薄纸尿裤M码快用完了"
     assert [r.customer_id for r in model.reminders(at(25), within_days=7)] == ["one"]  # missed by 5 days
     # day 42: "one" missed it 3 weeks ago and drops off; "two" bought 2 packs, so due on day 40
     assert [(r.customer_id, r.due_date) for r in model.reminders(at(42), within_days=7)] == [
@@ -144,6 +144,29 @@ def test_repurchase_cycles_are_estimated_from_the_log_when_the_card_has_none() -
     days = np.array([0, 30, 50, 10, 50, 5])
     cycles = estimate_cycles(users, items, days, n_items=2, min_observations=3)
     assert_allclose(cycles, [30.0, np.nan])  # gaps 30, 20, 40 → median 30; item 1 never repurchased
+
+
+def test_a_reminder_for_something_bought_again_and_again_says_so(products: list[ProductRecord]) -> None:
+    log = [Interaction("x", "A", at(d)) for d in (0, 20, 40)]
+    model = rec_model.fit(log, at(41), products=products)
+
+    recs = model.recommend("x", 3, now=at(55))
+
+    assert recs[0].sku == "A" and recs[0].reason == "您常买的轻薄纸尿裤M码快用完了"
+    assert model.reminders(at(60), within_days=7)[0].reason == "您常买的轻薄纸尿裤M码快用完了"
+    # due on day 60 with a 20-day cycle: by day 90 it ran out long ago
+    assert model.recommend("x", 3, now=at(90))[0].reason == "您常买的轻薄纸尿裤M码该补货了"
+
+
+def test_items_repurchased_by_few_of_their_buyers_get_no_estimated_cycle() -> None:
+    # item 0: 1 of 5 buyers came back (3 gaps); item 1: 2 of 2 buyers came back (3 gaps)
+    users = np.array([0, 0, 0, 0, 1, 2, 3, 4, 5, 5, 6, 6, 6])
+    items = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    days = np.array([0, 100, 250, 400, 3, 4, 5, 6, 0, 10, 0, 12, 20])
+    loose = estimate_cycles(users, items, days, n_items=2, min_observations=3)
+    strict = estimate_cycles(users, items, days, n_items=2, min_observations=3, min_repeat_share=0.5)
+    assert_allclose(loose, [150.0, 10.0])
+    assert_allclose(strict, [np.nan, 10.0])  # one customer's second T-shirt is not a cycle
 
 
 def test_mmr_spreads_categories(products: list[ProductRecord]) -> None:

@@ -57,7 +57,19 @@ def test_mmr_order_trades_relevance_for_new_categories() -> None:
 
 def test_reasons_read_as_chinese_sentences() -> None:
     assert reason_text(ReasonCode.bought_together, because_title="奶瓶") == "因为您买过奶瓶"
-    assert reason_text(ReasonCode.repurchase_due, because_title="纸尿裤") == "您常买的纸尿裤快用完了"
+    assert reason_text(ReasonCode.repurchase_due, because_title="纸尿裤") == "您上次买的纸尿裤快用完了"
+    assert (
+        reason_text(ReasonCode.repurchase_due, because_title="纸尿裤", times_bought=1)
+        == "您上次买的纸尿裤快用完了"
+    )
+    assert (
+        reason_text(ReasonCode.repurchase_due, because_title="纸尿裤", times_bought=3)
+        == "您常买的纸尿裤快用完了"
+    )
+    assert (
+        reason_text(ReasonCode.repurchase_due, because_title="纸尿裤", times_bought=1, long_overdue=True)
+        == "您上次买的纸尿裤该补货了"
+    )
     assert reason_text(ReasonCode.category_bestseller, category="零食") == "零食同类热销"
     assert reason_text(ReasonCode.category_bestseller) == "同类热销"
     assert reason_text(ReasonCode.bestseller) == "本店热销"
