@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,9 @@ def _as_vectors(array: Any) -> Vectors:
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
 
 
+QUERY_CACHE_SIZE = 512
+
+
 def configure_torch_threads() -> None:
     """Use the cores we have; torch's default oversubscribes a small shared box."""
     import torch
@@ -99,6 +103,10 @@ class SentenceTransformerEmbedder:
         self._dim = int(dim)
         # torch modules are not safe to call from several threads at once.
         self._lock = threading.Lock()
+        # One customer turn embeds the same message twice (intent kNN, then the KB search); a
+        # small LRU of single-query vectors makes the second one free. Read-only copies out.
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -122,7 +130,20 @@ class SentenceTransformerEmbedder:
         return _as_vectors(out)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode(texts, self._query_prefix)
+        if len(texts) != 1:
+            return self._encode(texts, self._query_prefix)
+        text = texts[0]
+        with self._recent_lock:
+            hit = self._recent.get(text)
+            if hit is not None:
+                self._recent.move_to_end(text)
+                return hit.copy()
+        vectors = self._encode(texts, self._query_prefix)
+        with self._recent_lock:
+            self._recent[text] = vectors.copy()
+            if len(self._recent) > QUERY_CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return vectors
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, self._passage_prefix)

@@ -104,6 +104,17 @@ def test_e5_handles_empty_and_batched_input(real_embedder: Embedder) -> None:
     assert cosines(batched[-1:], single)[0] >= 0.9999
 
 
+def test_e5_repeated_single_query_is_served_from_the_cache_unchanged(real_embedder: Embedder) -> None:
+    text = "缓存测试：纸尿裤M码还有货吗"
+    first = real_embedder.embed_queries([text])
+    first[0, :] = 0.0  # a caller scribbling on its copy must not reach the cache
+    again = real_embedder.embed_queries([text])
+    batched = real_embedder.embed_queries([text, "另一句话"])
+    assert float(np.linalg.norm(again[0])) == pytest.approx(1.0, abs=1e-4)
+    assert cosines(again, batched[:1])[0] >= 0.9999
+    assert again is not real_embedder.embed_queries([text])
+
+
 def test_use_multilingual_embeds_chinese(tmp_path: Path) -> None:
     embedder = build_embedder(Settings(var_dir=tmp_path, embedder=USE_NAME))
     vectors = embedder.embed_passages(CHINESE)
