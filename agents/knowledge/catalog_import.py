@@ -25,28 +25,12 @@ from agents.runtime import Runtime
 from retrieval.product_import import ImportPlan, parse_products, plan_import
 from store.db import session_scope
 from store.models import Product
-from store.repositories.catalog import ProductRepository
+from store.repositories.catalog import WRITABLE_COLUMNS, ProductRepository
 
 log = logging.getLogger("siyu.kb")
 
-SNAPSHOT_COLUMNS = (
-    "title",
-    "category",
-    "subcategory",
-    "brand",
-    "description",
-    "attributes",
-    "variants",
-    "price",
-    "floor_price",
-    "unit_cost",
-    "stock",
-    "lead_time_days",
-    "moq",
-    "case_pack",
-    "repurchase_cycle_days",
-    "active",
-)
+# What an import may change is exactly what the plan compares against.
+SNAPSHOT_COLUMNS = WRITABLE_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -56,16 +56,21 @@ def ingest_params(
     }
 
 
+def _read_stashed(ctx: JobContext, path: Path, name: str) -> bytes:
+    """The upload the API stashed for this job; the caller deletes it when the job ends."""
+    ctx.report(0.02, f"正在读取 {name}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+
+
 @job_kind(INGEST_KIND)
 def ingest_job(ctx: JobContext) -> dict[str, Any]:
     params = ctx.params
     path, name = Path(str(params["path"])), str(params["name"])
-    ctx.report(0.02, f"正在读取 {name}")
     try:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+        data = _read_stashed(ctx, path, name)
 
         def progress(done: int, total: int) -> None:
             ctx.report(0.1 + 0.85 * done / max(total, 1), f"已向量化 {done}/{total} 段")
@@ -94,12 +99,8 @@ def product_import_job(ctx: JobContext) -> dict[str, Any]:
     """A large product file: parse, write the catalog in one transaction, re-index changed cards."""
     params = ctx.params
     path, name = Path(str(params["path"])), str(params["name"])
-    ctx.report(0.02, f"正在读取 {name}")
     try:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+        data = _read_stashed(ctx, path, name)
 
         def progress(done: int, total: int) -> None:
             ctx.report(0.3 + 0.65 * done / max(total, 1), f"已索引商品卡片 {done}/{total}")

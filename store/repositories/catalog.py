@@ -16,26 +16,25 @@ from store.models import Product
 
 _NOT_CODE = re.compile(r"[^0-9A-Za-z]")
 # Columns an import may set; ids, shop, SKU and timestamps are never taken from a file.
-_WRITABLE = frozenset(
-    {
-        "title",
-        "category",
-        "subcategory",
-        "brand",
-        "description",
-        "attributes",
-        "variants",
-        "price",
-        "floor_price",
-        "unit_cost",
-        "stock",
-        "lead_time_days",
-        "moq",
-        "case_pack",
-        "repurchase_cycle_days",
-        "active",
-    }
+WRITABLE_COLUMNS: tuple[str, ...] = (
+    "title",
+    "category",
+    "subcategory",
+    "brand",
+    "description",
+    "attributes",
+    "variants",
+    "price",
+    "floor_price",
+    "unit_cost",
+    "stock",
+    "lead_time_days",
+    "moq",
+    "case_pack",
+    "repurchase_cycle_days",
+    "active",
 )
+_WRITABLE = frozenset(WRITABLE_COLUMNS)
 
 
 def normalize_code(text: str) -> str:
