@@ -42,6 +42,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# An execution option a read sets when it is the start of a read-modify-write (`SELECT … FOR
+# UPDATE` on Postgres, which SQLite's compiler drops): on SQLite it takes the write lock first, so
+# what it reads is current and stays so until the commit.
+WRITE_INTENT = "siyu_write_intent"
 _TX = "siyu_sqlite_tx"  # per connection: None (not begun), "read" (deferred) or "write" (IMMEDIATE)
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
 
@@ -51,7 +55,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def _sqlite_lazy_begin(
-    conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _executemany: bool
+    conn: Any, cursor: Any, statement: str, _params: Any, context: Any, _executemany: bool
 ) -> None:
     """A transaction that reads starts deferred, so a long read never blocks writers. Its first
     write (or savepoint) restarts it as BEGIN IMMEDIATE, which waits for the write lock.
@@ -61,12 +65,15 @@ def _sqlite_lazy_begin(
     help, SQLite refuses to upgrade a stale snapshot. Under concurrent chats that lost customer
     messages (`siyu bench cs-load`). Restarting is safe because nothing was written yet; the
     reads before it behave as under Postgres' READ COMMITTED, and conditional UPDATEs (claims)
-    stay atomic.
+    stay atomic. A locking read (`WRITE_INTENT`, set by `for_update` reads) also restarts it, and
+    then reads the current row: the reads before it may be stale, the locked one is not.
     """
     state = conn.info.get(_TX, "outside")
     if state == "outside" or state == "write" or not conn.in_transaction():
         return
-    writes = statement.lstrip().upper().startswith(_WRITES)
+    writes = statement.lstrip().upper().startswith(_WRITES) or bool(
+        context is not None and context.execution_options.get(WRITE_INTENT)
+    )
     if state is None:
         cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
         conn.info[_TX] = "write" if writes else "read"

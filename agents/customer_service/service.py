@@ -374,7 +374,13 @@ def answer_customer_message(
         history = repo.messages(shop_id, conversation_id, last=RECENT_TURNS + 1)
         turns = _turns([m for m in history if m.id != message_id])
         answer = _answer(runtime, s, conv, text, shop_name, shop_settings, policy, stream_llm=stream_llm)
-        conv = repo.get(shop_id, conversation_id)
+        # Answering took time (tools, maybe a model call); staff may have taken over meanwhile.
+        # Re-read the conversation under the lock the writes below need, and stay silent if so.
+        conv = repo.get(shop_id, conversation_id, for_update=True)
+        if conv.state is not ConversationState.bot:
+            s.commit()
+            log.info("cs.reply_dropped", extra={"shop_id": shop_id, "conversation_id": conv.id})
+            return TurnResult(conversation_id, message_id, None, conv.state)
         sentiment = score_sentiment(text)
         customer = _customer_facts(s, shop_id, conv.customer_id, answer.results)
         decision = decide(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from store.db import WRITE_INTENT
 from store.errors import NotFound
 from store.models import (
     AuditLog,
@@ -56,7 +57,9 @@ class ConversationRepository:
             Conversation.shop_id == shop_id, Conversation.id == conversation_id
         )
         if for_update:
-            query = query.with_for_update()
+            # Locked AND re-read: with expire_on_commit off, the session would otherwise hand back
+            # the object it loaded earlier, state and all, however the row has changed since.
+            query = query.with_for_update().execution_options(populate_existing=True, **{WRITE_INTENT: True})
         conv = self.session.scalar(query)
         if conv is None:
             raise NotFound(f"会话 {conversation_id} 不存在")

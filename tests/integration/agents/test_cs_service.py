@@ -178,6 +178,27 @@ def test_staff_message_in_bot_state_takes_over_and_silence_hands_back(shop: Shop
     assert any("30 分钟未回复" in n for n in notes)
 
 
+def test_staff_taking_over_while_the_bot_composes_wins(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff type while the bot is still answering (tools, an LLM call): the bot's reply is
+    dropped, never posted over them. The takeover commits from another session mid-turn."""
+    conv = _new(shop)
+    _say(shop, conv, "你好")
+    answer = service._answer
+
+    def answer_then_staff_types(*args: object, **kwargs: object) -> object:
+        out = answer(*args, **kwargs)  # type: ignore[arg-type]
+        state = service.post_staff_message(shop.runtime, shop.shop_id, conv, "我来吧", "agent:3", ON_SHIFT)
+        assert state == "human"
+        return out
+
+    monkeypatch.setattr(service, "_answer", answer_then_staff_types)
+    turn = _say(shop, conv, "退货运费谁出呀", ON_SHIFT + timedelta(seconds=5))
+    assert turn.reply is None and turn.state == "human"
+    roles = [m["role"] for m in service.transcript(shop.runtime, shop.shop_id, conv)["messages"]]
+    last_customer = len(roles) - 1 - roles[::-1].index("customer")
+    assert "bot" not in roles[last_customer:] and roles[-1] == "human", roles
+
+
 def test_customer_message_is_kept_when_the_tools_fail(shop: Shop) -> None:
     class Broken:
         def snapshot(self, shop_id: int) -> None:
