@@ -280,11 +280,14 @@ def test_handoff_created_and_claimed_reach_a_receiver_through_a_celery_worker(
         install_runtime(previous)
 
     payloads = [verified(hit) for hit in receiver.hits]
-    # The first POST got a 500 and was retried by the worker itself (a countdown, not a sleep).
+    # The first POST to arrive got a 500 and was retried by the worker itself (a countdown, not a
+    # sleep). Which event arrives first is up to the worker's two threads: either may be retried.
     assert len(receiver.hits) == 3
     created = [p for p in payloads if p["event"] == "handoff.created"]
     claimed = [p for p in payloads if p["event"] == "handoff.claimed"]
-    assert len(claimed) == 1 and len(created) == 2 and created[0] == created[1]
+    assert sorted([len(created), len(claimed)]) == [1, 2]
+    retried = created if len(created) == 2 else claimed
+    assert retried[0] == retried[1]
     assert created[0]["handoff_id"] == claimed[0]["handoff_id"] == hid
     assert created[0]["conversation_id"] == conv and "customer_request" in created[0]["reasons"]
     assert created[0]["priority"] == turn["handoff"]["priority"] and created[0]["occurred_at"]
