@@ -616,10 +616,11 @@ def thresholds(quick: bool) -> list[Threshold]:
     - citation accuracy: the offline composition shows the recent order for policy questions that
       mention 运费/发货, and the commitment guard swaps some correct policy answers for its safe
       answer (which cites nothing).
-    Floors (2026-11-22 runs): recall 0.84 (full run 0.848 before the rule changes), citation 0.72
-    (measured 0.75, two items of slack: retrieval changes move citations); on the quick subset
-    (a sixth of the items) recall 0.80 and citation 0.78 (measured 0.81 and 0.83 before tuning)."""
-    recall_floor, citation_floor = (0.80, 0.78) if quick else (0.84, 0.72)
+    Floors (2026-11-22 runs; the suite is deterministic: offline engine, fixed data): full set
+    recall 0.84 and citation 0.75 (measured 0.848 and 0.750 before the last rule changes); quick
+    subset, which CI runs, recall 0.90 and citation 0.83 (measured 0.905 and 0.833 on the final
+    code). A floor sits at the measured figure, without slack: one more miss must fail."""
+    recall_floor, citation_floor = (0.90, 0.83) if quick else (0.84, 0.75)
     return [
         Threshold("handoff_recall", ">=", 0.97, "必须转人工的召回率 (目标)", enforced=False),
         Threshold("handoff_recall", ">=", recall_floor, "必须转人工的召回率 (回归下限, 实测值)"),

@@ -18,7 +18,7 @@ from retrieval.index import KnowledgeBase
 from retrieval.vectorstore import VectorStore
 from store.demo import load_demo
 from store.demo.loader import DemoKeys
-from tests.e2e.api.test_recommendations import ViaTestClient
+from tests.e2e.api.helpers import ViaTestClient
 from tests.integration.agents.test_cs_service import DemoKB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

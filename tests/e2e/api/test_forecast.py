@@ -19,6 +19,7 @@ from api.routers.jobs import get_enqueue
 from store.demo import DemoKeys, load_demo
 from store.errors import LLMTimeout
 from store.models import Role
+from tests.e2e.api.helpers import ViaTestClient
 
 pytestmark = pytest.mark.e2e
 
@@ -148,22 +149,6 @@ def test_import_csv(api: Api) -> None:
         "/v1/sales/import", files={"file": ("s.csv", good, "text/csv")}, headers=api.headers(Role.agent)
     )
     assert r.status_code == 403
-
-
-class ViaTestClient(httpx.BaseTransport):
-    """An httpx transport into the app (the tour takes an `httpx.Client`; TestClient is not one)."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        r = self.client.request(
-            request.method,
-            request.url.raw_path.decode(),
-            headers=dict(request.headers),
-            content=request.read(),
-        )
-        return httpx.Response(r.status_code, headers=dict(r.headers), content=r.content)
 
 
 def test_the_demo_tour_steps_of_the_forecaster(api: Api) -> None:

@@ -9,14 +9,12 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from agents.jobs import Enqueue, run_job
 from agents.knowledge import service
 from agents.runtime import Runtime
-from api.app import create_app
-from api.routers.jobs import get_enqueue
 from retrieval.embedding import Embedder
 from store.models import Product, Role
 from tests.conftest import ShopKeys
+from tests.e2e.api.helpers import inline_jobs_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -29,16 +27,7 @@ POLICY = (
 @pytest.fixture
 def api(runtime: Runtime, real_embedder: Embedder) -> Iterator[TestClient]:
     runtime.put("embedder", real_embedder)
-
-    def enqueue(kind: str, job_id: str, shop_id: int) -> None:
-        run_job(runtime, job_id, shop_id)
-
-    def inline() -> Enqueue:
-        return enqueue
-
-    app = create_app(runtime=runtime)
-    app.dependency_overrides[get_enqueue] = inline
-    with TestClient(app) as client:
+    with inline_jobs_client(runtime) as client:
         yield client
 
 

@@ -13,14 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.customer_service.tools import product_lookup
-from agents.jobs import Enqueue, run_job
 from agents.runtime import Runtime
-from api.app import create_app
-from api.routers.jobs import get_enqueue
 from retrieval.embedding import Embedder
 from store.models import Role
 from store.repositories.catalog import ProductRepository
 from tests.conftest import ShopKeys
+from tests.e2e.api.helpers import inline_jobs_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,16 +33,7 @@ PRODUCTS = (
 @pytest.fixture
 def api(runtime: Runtime, real_embedder: Embedder) -> Iterator[TestClient]:
     runtime.put("embedder", real_embedder)
-
-    def enqueue(kind: str, job_id: str, shop_id: int) -> None:
-        run_job(runtime, job_id, shop_id)
-
-    def inline() -> Enqueue:
-        return enqueue
-
-    app = create_app(runtime=runtime)
-    app.dependency_overrides[get_enqueue] = inline
-    with TestClient(app) as client:
+    with inline_jobs_client(runtime) as client:
         yield client
 
 

@@ -21,6 +21,7 @@ from retrieval.embedding import Embedder
 from store.demo import load_demo
 from store.demo.loader import DemoKeys
 from store.models import Role
+from tests.e2e.api.helpers import ViaTestClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -134,22 +135,6 @@ def test_refresh_is_a_job_with_progress(api: Api) -> None:
     recs = api.client.post("/v1/recommendations", json={"k": 3}, headers=api.headers()).json()
     assert recs["model_version"] == job_id
     assert [i["reason"] for i in recs["items"]] == ["本店热销"] * 3
-
-
-class ViaTestClient(httpx.BaseTransport):
-    """An httpx transport into the app (the tour takes an `httpx.Client`; TestClient is not one)."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        r = self.client.request(
-            request.method,
-            request.url.raw_path.decode(),
-            headers=dict(request.headers),
-            content=request.read(),
-        )
-        return httpx.Response(r.status_code, headers=dict(r.headers), content=r.content)
 
 
 def test_the_demo_tour_steps_of_the_recommender(api: Api) -> None:
