@@ -11,7 +11,7 @@ customer behaviours.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 from agents.recommender import evaluation as ev
@@ -90,6 +90,41 @@ def _segment_agreement(shop: DemoShop, lines: list[OrderLine]) -> dict[str, floa
     }
 
 
+REACH_CO_BOUGHT = 5  # per history item, its most frequent companions (same or next two baskets)
+
+
+def reach(split: ev.Split, top_n: int = K) -> dict[str, float]:
+    """What share of the held-out customers any recommender could reach from each candidate source,
+    given perfect foresight and an unbounded list: some held-out item is among their past purchases
+    ("repeat"), also the `top_n` bestsellers, also items co-bought with their past purchases. These
+    are generous (a real list has 10 slots, the union holds dozens of items), so they bound what
+    history-based recommendations can achieve on this data; items outside every source are picks
+    no purchase log predicts. Ratios are against the popularity baseline's hit on the same split."""
+    history: dict[str, set[str]] = defaultdict(set)
+    baskets: dict[str, dict[date, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in split.train:
+        history[r.customer_id].add(r.item_id)
+        baskets[r.customer_id][r.ts.date()].add(r.item_id)
+    co: dict[str, Counter[str]] = defaultdict(Counter)
+    for by_day in baskets.values():
+        days = sorted(by_day)
+        for i, day in enumerate(days):
+            for a in by_day[day]:
+                for later in days[i : i + 3]:
+                    co[a].update(b for b in by_day[later] if b != a)
+    top = set(ev.PopularityBaseline(split.train).ranked[:top_n])
+    hits: Counter[str] = Counter()
+    for customer, future in split.test.items():
+        past = history[customer]
+        companions = {b for a in past for b, _ in co[a].most_common(REACH_CO_BOUGHT)}
+        hits["popularity"] += bool(future & top)
+        hits["repeat"] += bool(future & past)
+        hits["repeat+top"] += bool(future & (past | top))
+        hits["repeat+top+co_bought"] += bool(future & (past | top | companions))
+    n = max(len(split.test), 1)
+    return {key: hits[key] / n for key in ("popularity", "repeat", "repeat+top", "repeat+top+co_bought")}
+
+
 def _pool(results: list[ev.Comparison]) -> dict[str, ev.MetricRow]:
     """Customer-weighted means over several splits (coverage: the plain mean)."""
     pooled = {}
@@ -158,6 +193,19 @@ def run(ctx: EvalContext) -> SuiteResult:
             for r in result.rows:
                 rows.append([label, r.name, r.customers, r.hit, r.ndcg, r.recall, r.coverage])
             details[label] = {r.name: vars(r) for r in result.rows}
+        # How far the 1.5x target is from what the purchase log can reach at all (see `reach`).
+        n_windows = sum(len(split.test) for split in splits)
+        pooled_reach: dict[str, float] = defaultdict(float)
+        for split in splits:
+            for key, share in reach(split).items():
+                pooled_reach[key] += share * len(split.test) / n_windows
+        for label, shares in (("pooled", dict(pooled_reach)), ("last basket", reach(extra["last basket"]))):
+            for key in ("repeat", "repeat+top", "repeat+top+co_bought"):
+                rows.append([label, f"reach: {key} (oracle, unbounded list)", "", shares[key], "", "", ""])
+                metrics[f"reach.{label.replace(' ', '_')}.{key}_vs_popularity"] = (
+                    shares[key] / shares["popularity"]
+                )
+            details[f"reach {label}"] = shares
         agreement = _segment_agreement(shop, lines)
         details["segments"] = agreement
         metrics.update({f"rfm.{k}": v for k, v in agreement.items()})
@@ -171,9 +219,10 @@ def run(ctx: EvalContext) -> SuiteResult:
         thresholds=[
             # Issue 6 asks for 1.5x. Measured 1.16x here and 1.37x on the last-basket split: two
             # in five of the window customers are 宝妈 whose diapers top the bestseller list
-            # (popularity hits 0.9 of them), and one-off durable buys follow popularity. Even
-            # "any repeat or any bestseller" caps out near 1.38x / 1.57x. The target stays
-            # visible; the floor catches regressions.
+            # (popularity hits 0.9 of them), and one-off durable buys follow popularity. The full
+            # run's `reach` rows show the ceiling: even an oracle that may show every past purchase,
+            # the top 10 and their co-bought items reaches 1.46x on the pooled windows. The target
+            # stays visible; the floor catches regressions.
             Threshold(
                 "hit_ratio_vs_popularity",
                 ">=",
