@@ -246,20 +246,24 @@ def task_runtime() -> Runtime:
 
 @dataclass(frozen=True)
 class Periodic:
-    """A beat entry: run `task` every day at hour:minute (Asia/Shanghai), e.g. nightly forecasts."""
+    """A beat entry: run `task` every day at hour:minute (Asia/Shanghai), e.g. nightly forecasts,
+    or, with `every_s`, every that many seconds (a sweeper)."""
 
     name: str
     task: str
-    hour: int
+    hour: int = 0
     minute: int = 0
     args: tuple[Any, ...] = ()
+    every_s: float | None = None
 
 
 PERIODIC: dict[str, Periodic] = {}
 
 
 def periodic(entry: Periodic) -> Periodic:
-    """Register a nightly/daily task for `siyu worker --beat`. Later issues call this at import."""
+    """Register a daily (or interval) task for `siyu worker --beat`. Later issues call this at import."""
+    if entry.every_s is not None and entry.every_s <= 0:
+        raise ValueError(f"bad interval {entry.every_s} s for periodic task {entry.name!r}")
     if not (0 <= entry.hour < 24 and 0 <= entry.minute < 60):
         raise ValueError(f"bad time {entry.hour:02d}:{entry.minute:02d} for periodic task {entry.name!r}")
     PERIODIC[entry.name] = entry

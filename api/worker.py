@@ -8,7 +8,8 @@
 - One `Runtime` per worker process, built in `worker_process_init`: a prefork child must never
   inherit a torch model or a database connection from its parent.
 - Task modules: `agents.jobs`, this module, and every `agents.<name>.tasks` that exists.
-- Beat: `agents.jobs.periodic(...)` entries become `beat_schedule` (Asia/Shanghai times).
+- Beat: `agents.jobs.periodic(...)` entries become `beat_schedule` (Asia/Shanghai times, or an
+  interval in seconds, e.g. the webhook sweeper).
 
 The module attribute `app` is built on first access from `load_settings()`, so importing
 this module reads no environment.
@@ -22,6 +23,7 @@ import io
 import logging
 import pkgutil
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         entry.name: {
             "task": entry.task,
-            "schedule": crontab(hour=entry.hour, minute=entry.minute),
+            "schedule": (
+                crontab(hour=entry.hour, minute=entry.minute)
+                if entry.every_s is None
+                else timedelta(seconds=entry.every_s)
+            ),
             "args": entry.args,
         }
         for entry in PERIODIC.values()

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     webhook_backoff_base_s: Annotated[float, Field(gt=0, le=3600)] = 2.0
     webhook_backoff_cap_s: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    # A pending delivery nobody attempted for this long is re-enqueued by the sweeper (beat).
+    webhook_sweep_grace_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
 
     @field_validator("database_url", "celery_broker_url", "celery_result_backend")
     @classmethod

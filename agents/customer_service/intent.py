@@ -142,6 +142,23 @@ NOT_A_REQUEST = re.compile(
 Source = Literal["rules", "knn", "second_opinion", "default"]
 SecondOpinion = Callable[[str, Sequence[Intent]], Intent | str | None]
 
+# Below this best combined score (kNN vote share + rule points/3) no label has a majority, and
+# only then is a second opinion asked: a confident rule or a clear vote never costs a model call.
+SECOND_OPINION_BELOW = 0.5
+
+# What each label means, for a second opinion that must pick one (prompts/customer_service/intent.yaml).
+LABEL_DESCRIPTIONS: dict[Intent, str] = {
+    Intent.product: "问商品本身：价格、库存、规格、尺码、成分、用法、适用人群",
+    Intent.logistics: "问订单或快递：发货没有、到哪了、什么时候到、催件",
+    Intent.return_exchange: "要退货、换货、退款，或收到的货少发、错发、破损",
+    Intent.repair: "商品坏了、故障、要维修或问保修",
+    Intent.complaint: "投诉、强烈不满、骂人、说要曝光或找监管",
+    Intent.human: "明确要求真人、人工客服或经理来处理",
+    Intent.promotion: "问优惠、折扣、优惠券、满减、活动，或讨价还价",
+    Intent.chitchat: "打招呼、道谢、闲聊，和购物无关",
+    Intent.other: "以上都不是",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class IntentResult:
@@ -238,8 +255,13 @@ class IntentClassifier:
         total = sum(votes.values())
         return {label: v / total for label, v in votes.items()} if total > 0 else {}
 
-    def classify(self, text: str, folded: str | None = None) -> IntentResult:
+    def classify(
+        self, text: str, folded: str | None = None, *, second_opinion: SecondOpinion | None = None
+    ) -> IntentResult:
+        """`second_opinion` overrides the constructor's for this call (a shared classifier asked
+        on behalf of one shop)."""
         folded = fold(text) if folded is None else folded
+        ask = second_opinion if second_opinion is not None else self.second_opinion
         ruled = classify_rules(folded)
         if ruled is not None:
             return ruled
@@ -253,8 +275,8 @@ class IntentClassifier:
         combined: dict[Intent, float] = dict(knn)
         for label, score in scores.items():
             combined[label] = combined.get(label, 0.0) + score / 3
-        if self.second_opinion is not None and (not combined or max(combined.values()) < 0.5):
-            opinion = self._ask(text)
+        if ask is not None and (not combined or max(combined.values()) < SECOND_OPINION_BELOW):
+            opinion = _label_of(ask(text, tuple(Intent)))
             if opinion is not None:
                 return IntentResult(opinion, 0.5, "second_opinion", scores, knn)
         if combined:
@@ -262,14 +284,14 @@ class IntentClassifier:
             return IntentResult(best, min(1.0, combined[best]), "knn" if knn else "rules", scores, knn)
         return IntentResult(Intent.other, 0.0, "default", scores, knn)
 
-    def _ask(self, text: str) -> Intent | None:
-        assert self.second_opinion is not None
-        answer = self.second_opinion(text, tuple(Intent))
-        if isinstance(answer, Intent):
-            return answer
-        if isinstance(answer, str):
-            value = answer.strip()
-            for label in Intent:
-                if value in (label.value, label.name):
-                    return label
-        return None
+
+def _label_of(answer: Intent | str | None) -> Intent | None:
+    """The answer as one of the labels, or None (anything else is ignored)."""
+    if isinstance(answer, Intent):
+        return answer
+    if isinstance(answer, str):
+        value = answer.strip()
+        for label in Intent:
+            if value in (label.value, label.name):
+                return label
+    return None

@@ -8,18 +8,21 @@ A customer turn, in order:
    returns to the bot, with a system note;
 3. the state machine (state.py) says whether the bot may answer at all; while a person holds
    the chat the reply is None;
-4. intent, tools (order, product, KB + curated FAQ), the offline composition (compose.py), the
+4. intent (rules + kNN; with an LLM, its label-constrained second opinion when those are unsure),
+   tools (order, product, KB + curated FAQ), the offline composition (compose.py), the
    LLM phrasing when configured (any LLM failure → the offline answer), the commitment guard;
 5. the handoff policy (handoff.py) with the answer's grounding; a handoff posts ONE
    acknowledgement and opens a queue item with its brief.
 Staff actions (message, claim, release, resolve) run through the same state machine.
 A handoff opened or claimed writes the shop's webhook delivery in the same transaction; it is
-sent after the commit by `notify` (a worker), so a webhook never slows or fails a turn.
+sent after the commit by `notify` (a worker), so a webhook never slows or fails a turn. With an
+LLM, a new handoff's suggested reply is written the same way, after the commit (`suggest`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,7 +35,7 @@ from agents.customer_service.compose import Composed, best_evidence, compose
 from agents.customer_service.errors import HandoffAlreadyClaimed, HandoffClosed
 from agents.customer_service.guard import guard_reply
 from agents.customer_service.handoff import HandoffInput, decide, score_sentiment
-from agents.customer_service.intent import IntentClassifier, IntentResult
+from agents.customer_service.intent import LABEL_DESCRIPTIONS, IntentClassifier, IntentResult, SecondOpinion
 from agents.customer_service.normalize import fold
 from agents.customer_service.schemas import CustomerFacts, Handoff, Intent, Reason, ShopPolicy, Turn
 from agents.customer_service.state import (
@@ -48,8 +51,11 @@ from agents.customer_service.state import (
     Transition,
     step,
 )
+from agents.customer_service.suggest import SuggestDispatch
+from agents.customer_service.suggest import send_after_commit as suggest_after_commit
 from agents.customer_service.tools import (
     ToolResults,
+    asks_order_status,
     coupons_of,
     faq_answer,
     find_order_no,
@@ -86,7 +92,11 @@ log = logging.getLogger("siyu.cs")
 
 AGENT = "customer_service"
 PROMPT_ID = "customer_service/answer"
+INTENT_PROMPT_ID = "customer_service/intent"
 RECENT_TURNS = 8
+# The evidence passages kept in a handoff brief (the LLM suggested reply is grounded in them).
+BRIEF_SOURCES = 3
+BRIEF_SOURCE_CHARS = 300
 ORDER_INTENTS = (Intent.logistics, Intent.return_exchange, Intent.repair, Intent.complaint)
 
 
@@ -208,13 +218,46 @@ def _run_tools(
     results.faq = faq_answer(results.kb)
     if intent in ORDER_INTENTS or find_order_no(text) is not None:
         results.order = order_status(session, conv.shop_id, conv.customer_id, text)
-        results.order_asked = results.order is None and intent is Intent.logistics
-        results.order_shown = intent is Intent.logistics or find_order_no(text) is not None
+        # A 查询物流 question about the shipping policy (运费, 顺丰) is answered from the documents.
+        status = intent is Intent.logistics and asks_order_status(fold(text))
+        results.order_asked = results.order is None and status
+        results.order_shown = status or find_order_no(text) is not None
     if results.faq is None and (
         intent in (Intent.product, Intent.promotion, Intent.other) or results.order is None
     ):
         results.products = product_lookup(session, conv.shop_id, text, results.hits)
     return results
+
+
+def _intent_second_opinion(runtime: Runtime, shop_id: int) -> SecondOpinion | None:
+    """The LLM's constrained pick among the labels, for the classifier to ask when it is not
+    confident (intent.SECOND_OPINION_BELOW); None without an LLM. Any failure → None, and the
+    deterministic intent stands: a second opinion never fails a turn."""
+    gateway = runtime.llm()
+    if gateway is None:
+        return None
+    from prompts.loader import load_prompt, render
+
+    def ask(text: str, labels: Sequence[Intent]) -> str | None:
+        try:
+            # The gateway masks PII in the rendered prompt; the prompt wraps the text as data.
+            prompt = render(
+                load_prompt(INTENT_PROMPT_ID),
+                {
+                    "labels": [{"label": lb.value, "description": LABEL_DESCRIPTIONS[lb]} for lb in labels],
+                    "message": text,
+                },
+            )
+            return gateway.choose(
+                prompt, agent=AGENT, choices=[lb.value for lb in labels], shop_id=shop_id
+            ).output
+        except LLMError as exc:
+            log.warning("cs.intent_llm_failed", extra={"shop_id": shop_id, "code": exc.code})
+        except Exception:
+            log.exception("cs.intent_llm_failed", extra={"shop_id": shop_id})
+        return None
+
+    return ask
 
 
 def _llm_phrase(
@@ -260,7 +303,9 @@ def _answer(
     stream_llm: bool = False,
 ) -> _Answer:
     folded = fold(text)
-    intent = classifier(runtime).classify(text, folded)
+    intent = classifier(runtime).classify(
+        text, folded, second_opinion=_intent_second_opinion(runtime, conv.shop_id)
+    )
     error = False
     try:
         results = _run_tools(runtime, session, conv, text, intent.intent)
@@ -268,7 +313,7 @@ def _answer(
         log.exception("cs.tool_failed", extra={"shop_id": conv.shop_id, "conversation_id": conv.id})
         session.rollback()
         results, error = ToolResults(), True
-    composed = compose(text, intent.intent, results)
+    composed = compose(text, intent.intent, results, min_evidence=policy.min_evidence)
     coupons = coupons_of(shop_settings)
     facts = guard_facts(results, coupons, composed.cited_text)
     engine, reply = "offline", composed.text
@@ -309,8 +354,13 @@ def _brief(turns: list[Turn], answer: _Answer, handoff: Handoff, sentiment: floa
     )
     out = asdict(brief)
     out["intent"] = brief.intent.value
+    out["intent_source"] = answer.intent.source
     out["reasons"] = [r.value for r in brief.reasons]
     out["evidence"] = {r.value: e for r, e in handoff.evidence.items()}
+    out["sources"] = [
+        {"title": e.source, "text": e.text[:BRIEF_SOURCE_CHARS]}
+        for e in best_evidence(answer.results)[:BRIEF_SOURCES]
+    ]
     return out
 
 
@@ -322,9 +372,12 @@ def handle_customer_message(
     now: datetime,
     *,
     notify: WebhookDispatch | None = None,
+    suggest: SuggestDispatch | None = None,
 ) -> TurnResult:
     message_id = record_customer_message(runtime, shop_id, conversation_id, text, now)
-    return answer_customer_message(runtime, shop_id, conversation_id, message_id, text, now, notify=notify)
+    return answer_customer_message(
+        runtime, shop_id, conversation_id, message_id, text, now, notify=notify, suggest=suggest
+    )
 
 
 def record_customer_message(
@@ -350,10 +403,12 @@ def answer_customer_message(
     *,
     stream_llm: bool = False,
     notify: WebhookDispatch | None = None,
+    suggest: SuggestDispatch | None = None,
 ) -> TurnResult:
     """Steps 2-5 for a customer message `record_customer_message` already stored.
     `stream_llm`: ask the model through its streaming API (the SSE endpoint).
-    `notify`: where the shop's `handoff.created` webhook is sent after the commit."""
+    `notify`: where the shop's `handoff.created` webhook is sent after the commit.
+    `suggest`: where a new handoff's LLM suggested reply is queued after the commit (suggest.py)."""
     with runtime.sessions() as s:
         repo = ConversationRepository(s)
         conv = repo.get(shop_id, conversation_id, for_update=True)
@@ -390,6 +445,7 @@ def answer_customer_message(
                 intent_confidence=answer.intent.confidence,
                 sentiment=sentiment,
                 grounding=None if answer.error else answer.composed.grounding,
+                evidence=None if answer.error else answer.composed.evidence,
                 recent_turns=turns,
                 error=answer.error,
                 customer=customer,
@@ -412,6 +468,7 @@ def answer_customer_message(
                 delivery = record_event(s, shop_id, HANDOFF_CREATED, _handoff_public(opened), now)
                 s.commit()
                 send_after_commit(runtime, notify, shop_id, delivery)
+                suggest_after_commit(runtime, suggest, shop_id, opened.id)
                 log.info(
                     "cs.handoff",
                     extra={
@@ -453,6 +510,7 @@ def answer_customer_message(
                 "state": conv.state.value,
                 "grounding": round(answer.composed.grounding, 3),
                 "guard": answer.guard_violations,
+                "intent_source": answer.intent.source,
             },
             now=now,
         )

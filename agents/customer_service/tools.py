@@ -102,6 +102,24 @@ class ToolResults:
         return self.kb.hits if self.kb is not None else []
 
 
+# Words that ask where THIS customer's order is (到哪了, 发货了没, 帮我催一下快递). A 查询物流 question
+# without them asks about the shipping policy (运费, 能发顺丰吗, 江浙沪几天到, 今天下单啥时候发):
+# it is answered from the documents, not with the customer's latest order. Matched on folded text.
+_ORDER_STATUS = re.compile(
+    r"到哪|在哪了|哪儿了|到了(没|吗|么)|到没到|还没(到|发|收到)|还不(到|发)|怎么还|咋还|"
+    r"发(货)?了(没|吗|么)|发没发|没发货(?!前)|(啥|什么|几)时候.{0,3}(到|送)|送到了|"
+    r"物流|单号|运单|催|还在路上|派送|派件|揽收|退回|更新|"
+    r"我的(快递|包裹|订单|货|东西)|我买的|我拍的|下的单|买的东西|(快递|包裹|东西|货)(呢|到)"
+)
+# 今天下单 / 几点前下单 / 下单后: a purchase not made yet, so no order to look up.
+_NOT_YET_ORDERED = re.compile(r"(今天|现在|明天|几点前|如果|要是|假如|马上)(下单|拍|买)|下单(后|以后|之后)")
+
+
+def asks_order_status(folded: str) -> bool:
+    """Does a (folded) 查询物流 message ask about the customer's own order?"""
+    return bool(_ORDER_STATUS.search(folded)) and not _NOT_YET_ORDERED.search(folded)
+
+
 def find_order_no(text: str) -> str | None:
     m = ORDER_NO.search(text)
     return m.group(1).upper() if m else None

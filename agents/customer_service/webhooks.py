@@ -13,6 +13,12 @@ Delivery never touches the chat turn: the delivery row is written in the turn's 
 only after the commit, in a worker (`agents/customer_service/tasks.py`), retried with capped
 exponential backoff. Every failed attempt is logged as a structured event and recorded on the
 row (`GET /v1/shop/webhook` shows them to the owner).
+
+Each attempt first claims the row (`WebhookRepository.claim_attempt`: a lease on
+`next_attempt_at`), so duplicate messages for one delivery never POST concurrently. `sweep`
+(a beat task, every minute) re-enqueues pending deliveries nobody claimed for
+`webhook_sweep_grace_s`: the process died between the commit and the enqueue, or a worker died
+mid-attempt (its lease ran out), or the event came from the CLI/an eval that has no worker.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ TIMESTAMP_HEADER = "X-Siyu-Timestamp"
 EVENT_HEADER = "X-Siyu-Event"
 DELIVERY_HEADER = "X-Siyu-Delivery"
 TOLERANCE_S = 300
+# An attempt holds its claim this long past the POST timeout; a worker that dies mid-attempt
+# leaves the delivery to the sweeper once the lease and the grace period have passed.
+LEASE_MARGIN_S = 30.0
+# Another host's clock may run slightly behind the one that scheduled the retry.
+CLAIM_SKEW_S = 1.0
 
 WebhookDispatch = Callable[[int, int, float], None]
 """`dispatch(shop_id, delivery_id, countdown_s)`: run one delivery attempt in a worker after
@@ -199,6 +210,18 @@ def attempt(
             repo.fail(shop_id, delivery_id, "webhook 已被店主删除")
             log.warning("cs.webhook.removed", extra={"shop_id": shop_id, "delivery_id": delivery_id})
             return None
+        claimed_at = datetime.now(UTC)
+        lease = timedelta(seconds=settings.webhook_timeout_s + LEASE_MARGIN_S)
+        if not repo.claim_attempt(
+            shop_id,
+            delivery_id,
+            now=claimed_at + timedelta(seconds=CLAIM_SKEW_S),
+            lease_until=claimed_at + lease,
+        ):
+            # Another message for this delivery holds it (a sweeper's re-enqueue and the
+            # original both arrived), or its retry is not due: that one sends, this one doesn't.
+            log.info("cs.webhook.not_claimed", extra={"shop_id": shop_id, "delivery_id": delivery_id})
+            return None
         # The current URL and secret: an owner who rotated the secret gets retries signed with it.
         url, secret, payload, number = hook.url, hook.secret, dict(row.payload), row.attempts + 1
 
@@ -269,3 +292,23 @@ def run_delivery(
     delay = attempt(runtime, shop_id, delivery_id, client=client)
     if delay is not None:
         _dispatch(runtime, redispatch, shop_id, delivery_id, delay)
+
+
+def sweep(runtime: Runtime, dispatch: WebhookDispatch, *, now: datetime | None = None) -> list[int]:
+    """Re-enqueue every pending delivery nobody claimed or retried for `webhook_sweep_grace_s`.
+    Each is first marked re-enqueued (one conditional UPDATE, so of concurrent sweepers exactly
+    one sends it, and the next sweep waits another grace period); the attempt's own claim keeps
+    a slow original message from sending it twice. Returns the delivery ids handed to workers."""
+    now = now or datetime.now(UTC)
+    grace = timedelta(seconds=runtime.settings.webhook_sweep_grace_s)
+    with session_scope(runtime.sessions) as s:
+        stale = WebhookRepository(s).stale_pending(now=now, grace=grace)
+    sent: list[int] = []
+    for shop_id, delivery_id in stale:
+        with session_scope(runtime.sessions) as s:
+            if not WebhookRepository(s).requeue(shop_id, delivery_id, now=now, grace=grace):
+                continue  # claimed meanwhile, by a worker or another sweeper
+        log.warning("cs.webhook.requeued", extra={"shop_id": shop_id, "delivery_id": delivery_id})
+        _dispatch(runtime, dispatch, shop_id, delivery_id, 0.0)
+        sent.append(delivery_id)
+    return sent

@@ -24,11 +24,14 @@ from sse_starlette.sse import EventSourceResponse
 
 from agents.customer_service import service
 from agents.customer_service.errors import InvalidShopPolicy, InvalidTransition
+from agents.customer_service.suggest import SuggestDispatch
+from agents.customer_service.tasks import SUGGEST_TASK
 from agents.customer_service.webhooks import WebhookDispatch
 from agents.runtime import Runtime
 from api.deps import Caller, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
 from api.routers.webhooks import WebhookDispatchDep
+from api.worker import make_celery
 from store.errors import Forbidden, NotFound, SiyuError, Unauthenticated
 from store.models import ConversationState, Role
 
@@ -45,6 +48,24 @@ def get_now() -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def celery_suggest(runtime: Runtime) -> SuggestDispatch:
+    """Sends `siyu.cs.suggest_reply` (a handoff's LLM suggested reply) over the runtime's Celery app."""
+
+    def suggest(shop_id: int, handoff_id: int) -> None:
+        app = runtime.once("celery", lambda: make_celery(runtime.settings))
+        app.send_task(SUGGEST_TASK, args=[shop_id, handoff_id])
+
+    return suggest
+
+
+def get_suggest_dispatch(runtime: RuntimeDep) -> SuggestDispatch:
+    """Tests override it (run the task inline, or record the call)."""
+    return celery_suggest(runtime)
+
+
+SuggestDispatchDep = Annotated[SuggestDispatch, Depends(get_suggest_dispatch)]
 
 
 class ConversationCreate(BaseModel):
@@ -174,6 +195,7 @@ def post_message(
     runtime: RuntimeDep,
     now: NowDep,
     notify: WebhookDispatchDep,
+    suggest: SuggestDispatchDep,
     session: SessionDep,
     stream: Annotated[bool, Query(description="Answer as server-sent events")] = False,
 ) -> ReplyPublic | Response:
@@ -188,12 +210,19 @@ def post_message(
             # hold a pooled connection for the whole stream; the turn opens its own.
             session.close()
             turn_stream = _turn_stream(
-                runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify
+                runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify, suggest
             )
             return EventSourceResponse(turn_stream, ping=STREAM_PING_S)
         return _reply(
             service.answer_customer_message(
-                runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify=notify
+                runtime,
+                caller.shop_id,
+                conversation_id,
+                message_id,
+                body.text,
+                now,
+                notify=notify,
+                suggest=suggest,
             )
         )
     state = service.post_staff_message(
@@ -217,6 +246,7 @@ async def _turn_stream(
     text: str,
     now: datetime,
     notify: WebhookDispatch,
+    suggest: SuggestDispatch,
 ) -> AsyncIterator[ServerSentEvent]:
     """Why the deltas come only after the whole turn is decided: every bot reply must pass the
     commitment guard COMPLETE before the customer sees any of it. Forwarding the model's tokens
@@ -228,7 +258,15 @@ async def _turn_stream(
     try:
         turn = await anyio.to_thread.run_sync(
             lambda: service.answer_customer_message(
-                runtime, shop_id, conversation_id, message_id, text, now, stream_llm=True, notify=notify
+                runtime,
+                shop_id,
+                conversation_id,
+                message_id,
+                text,
+                now,
+                stream_llm=True,
+                notify=notify,
+                suggest=suggest,
             )
         )
     except Exception as exc:

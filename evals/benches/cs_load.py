@@ -14,6 +14,11 @@ Afterwards, from the store, never from the HTTP responses:
   `offline` or `safe`) or handed off (the acknowledgement, engine `ack`); a bot message with
   engine `llm` is only ever the answer to a successful call.
 LLM requests map back to their turn by the customer's text (every scripted text is unique).
+Two kinds of request reach the stub: the answer phrasing, and the intent second opinion (JSON
+mode, asked only when the offline classifier is unsure). Only the answer's outcome decides the
+turn's engine, so the checks above use answer calls; intent calls are matched to their turn too
+(unmatched_requests counts both) and reported on their own. The stub's good reply is prose, so
+every intent opinion here fails to parse (after one repair round) and the offline intent stands.
 
 Sizes: `SIYU_BENCH_CS_CONVERSATIONS` (default 200; `--quick` 50), `SIYU_BENCH_CS_MESSAGES`
 (default 4). The LLM client timeout is 1 s and retries are off, so a failed call fails the turn's
@@ -38,6 +43,7 @@ import httpx
 from agents.llm_fakes import Behaviour, Delay, Malformed, Reply, Status, StubOpenAIServer
 from agents.privacy import mask_pii
 from api.app import create_app
+from api.routers.conversations import get_suggest_dispatch
 from evals.bench import BenchContext, BenchResult, bench, percentile
 from evals.benches.cs import DemoShop, Kind, ScriptedConversation, conversation_script, demo_shop
 from retrieval.embedding import Embedder
@@ -228,13 +234,15 @@ class LoadReport:
     lost: int  # customer messages sent but not in the transcript
     lost_after_reply: int  # of those, the ones the API had answered (any HTTP status)
     llm_calls: int
-    call_kinds: Counter[str]
+    call_kinds: Counter[str]  # answer calls only
+    intent_call_kinds: Counter[str]  # second-opinion calls (with their repair rounds)
     failed_turns: int
     failed_answered_offline: int
     failed_handed_off: int
     failed_violations: list[str]  # failed turns neither answered offline nor handed off
     llm_engine_without_ok_call: int  # bot messages claiming `llm` whose call did not succeed
     unmatched_requests: int  # LLM requests whose question matches no sent message
+    suggestions_queued: int  # handoffs whose LLM suggested reply was queued (never run here)
     engines: Counter[str]
     handoffs: int
     stored_failed_calls: int  # llm_calls rows with ok=False
@@ -258,12 +266,14 @@ def verify(
     requests: list[dict[str, Any]],
     kinds: list[CallKind],
     wall_s: float,
+    suggestions_queued: int = 0,
 ) -> LoadReport:
     by_text: dict[str, tuple[int, str]] = {}
     for d in driven:
         for t in d.turns:
             by_text[mask_pii(t.text).strip()] = (t.conversation_id, t.text)
     call_of: dict[tuple[int, str], CallKind] = {}
+    answer_kinds, intent_kinds = Counter[str](), Counter[str]()
     unmatched = 0
     for body, call in zip(requests, kinds, strict=False):
         user = next((m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"), "")
@@ -272,6 +282,10 @@ def verify(
         if key is None or key not in by_text:
             unmatched += 1
             continue
+        if _is_intent_request(body):
+            intent_kinds[call] += 1
+            continue
+        answer_kinds[call] += 1
         call_of[by_text[key]] = call
 
     lost, lost_after_reply, engines, violations, llm_bad = 0, 0, Counter[str](), [], 0
@@ -327,13 +341,15 @@ def verify(
         lost=lost,
         lost_after_reply=lost_after_reply,
         llm_calls=len(requests),
-        call_kinds=Counter(kinds[: len(requests)]),
+        call_kinds=answer_kinds,
+        intent_call_kinds=intent_kinds,
         failed_turns=failed,
         failed_answered_offline=answered_offline,
         failed_handed_off=handed_off,
         failed_violations=violations,
         llm_engine_without_ok_call=llm_bad,
         unmatched_requests=unmatched,
+        suggestions_queued=suggestions_queued,
         engines=engines,
         handoffs=handoffs,
         stored_failed_calls=stored_failed,
@@ -341,9 +357,16 @@ def verify(
     )
 
 
+def _is_intent_request(body: dict[str, Any]) -> bool:
+    # The gateway's `choose` (the intent second opinion) is the only JSON-mode call of a turn.
+    response_format = body.get("response_format")
+    return isinstance(response_format, dict) and response_format.get("type") == "json_object"
+
+
 def load_run(base: Settings, embedder: Embedder, config: LoadConfig, *, customers: int = 200) -> LoadReport:
     """Set up the demo shop, the stub LLM and the API; drive it; verify from the store."""
-    script = llm_script(config.conversations * config.messages + 20, config.seed)
+    # Up to three calls a turn: an intent opinion and its repair round, then the answer.
+    script = llm_script(3 * config.conversations * config.messages + 20, config.seed)
     with StubOpenAIServer([b for _, b in script], max_lifetime_s=900) as stub:
         overrides: dict[str, Any] = {
             "llm_base_url": stub.base_url,
@@ -355,6 +378,10 @@ def load_run(base: Settings, embedder: Embedder, config: LoadConfig, *, customer
         with demo_shop(base, embedder, customers=customers, overrides=overrides) as shop:
             convos = conversation_script(shop, config.conversations, config.messages, seed=config.seed)
             app = create_app(runtime=shop.runtime)
+            # A handoff's LLM suggested reply is a worker's job; here it is only recorded, so the
+            # stub's script stays the turns' own and nothing reaches a real broker.
+            queued: list[tuple[int, int]] = []
+            app.dependency_overrides[get_suggest_dispatch] = lambda: lambda *ids: queued.append(ids)
             with LiveApi(app) as api:
                 t0 = time.perf_counter()
                 driven = asyncio.run(
@@ -362,7 +389,7 @@ def load_run(base: Settings, embedder: Embedder, config: LoadConfig, *, customer
                 )
                 wall = time.perf_counter() - t0
             requests = list(stub.requests)
-            return verify(shop, driven, requests, [k for k, _ in script], wall)
+            return verify(shop, driven, requests, [k for k, _ in script], wall, len(queued))
 
 
 @bench("cs-load", "客服: 200 个并发会话走 HTTP, LLM 20% 失败 (超时/500/格式错/越权承诺), 校验 0 丢失与降级")
@@ -380,7 +407,11 @@ def run(ctx: BenchContext) -> BenchResult:
         ["messages lost (sent, not in the transcript)", report.lost],
         ["  of which the API had answered", report.lost_after_reply],
         ["LLM calls (stub)", report.llm_calls],
-        ["LLM call mix", ", ".join(f"{k} {v}" for k, v in sorted(report.call_kinds.items()))],
+        ["LLM answer call mix", ", ".join(f"{k} {v}" for k, v in sorted(report.call_kinds.items()))],
+        [
+            "LLM intent second-opinion calls",
+            ", ".join(f"{k} {v}" for k, v in sorted(report.intent_call_kinds.items())) or "0",
+        ],
         ["failed LLM calls recorded in llm_calls", report.stored_failed_calls],
         ["turns whose LLM call failed", report.failed_turns],
         ["  → answered offline", report.failed_answered_offline],
@@ -390,6 +421,7 @@ def run(ctx: BenchContext) -> BenchResult:
         ["unmatched LLM requests", report.unmatched_requests],
         ["bot messages by engine", ", ".join(f"{k} {v}" for k, v in sorted(report.engines.items()))],
         ["handoffs opened", report.handoffs],
+        ["  LLM suggested replies queued", report.suggestions_queued],
         ["turn latency p50 / p95 (ms)", f"{percentile(lat, 50):.0f} / {percentile(lat, 95):.0f}"],
         ["wall time (s)", round(report.wall_s, 1)],
         ["throughput (turns/s)", round(report.turns_sent / report.wall_s, 1) if report.wall_s else 0],
@@ -411,6 +443,7 @@ def run(ctx: BenchContext) -> BenchResult:
             "lost": float(report.lost),
             "lost_after_reply": float(report.lost_after_reply),
             "llm_calls": float(report.llm_calls),
+            "intent_llm_calls": float(sum(report.intent_call_kinds.values())),
             "failed_turns": float(report.failed_turns),
             "failed_answered_offline": float(report.failed_answered_offline),
             "failed_handed_off": float(report.failed_handed_off),

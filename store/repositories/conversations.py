@@ -128,10 +128,11 @@ class ConversationRepository:
         self.session.flush()
         return item
 
-    def get_handoff(self, shop_id: int, handoff_id: int) -> Handoff:
-        item = self.session.scalar(
-            select(Handoff).where(Handoff.shop_id == shop_id, Handoff.id == handoff_id)
-        )
+    def get_handoff(self, shop_id: int, handoff_id: int, *, for_update: bool = False) -> Handoff:
+        query = select(Handoff).where(Handoff.shop_id == shop_id, Handoff.id == handoff_id)
+        if for_update:  # locked and re-read, as in `get`
+            query = query.with_for_update().execution_options(populate_existing=True, **{WRITE_INTENT: True})
+        item = self.session.scalar(query)
         if item is None:
             raise NotFound(f"转人工工单 {handoff_id} 不存在")
         return item

@@ -3,14 +3,20 @@
 A delivery row is written in the SAME transaction as the event it reports (the handoff row),
 so an event exists exactly when its delivery does; sending happens after the commit. Attempts
 update the row with single UPDATEs scoped by `shop_id`, and a finished delivery never reopens.
+
+`next_attempt_at` is also the delivery's claim: an attempt starts only by moving it from the past
+(or NULL) to the end of a lease (`claim_attempt`, one conditional UPDATE), so two messages for one
+delivery (a sweeper's re-enqueue and a slow original) never POST at the same time. A pending row
+that nobody claimed or retried for a grace period was lost between commit and enqueue, or with
+a crashed worker: `stale_pending` finds it and `requeue` claims it for exactly one sweeper.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.errors import NotFound
@@ -127,3 +133,56 @@ class WebhookRepository:
             .values(status=WebhookDeliveryStatus.failed, last_error=error[:ERROR_MAX], next_attempt_at=None)
             .execution_options(synchronize_session=False)
         )
+
+    # -- claims and the sweeper -----------------------------------------------------------
+
+    def claim_attempt(self, shop_id: int, delivery_id: int, *, now: datetime, lease_until: datetime) -> bool:
+        """Take the right to make the next attempt, until `lease_until`. False when the delivery
+        is finished, or another attempt holds it, or its retry is not due yet."""
+        result = self.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.shop_id == shop_id,
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == WebhookDeliveryStatus.pending,
+                or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+            )
+            .values(next_attempt_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+    def stale_pending(self, *, now: datetime, grace: timedelta, limit: int = 500) -> list[tuple[int, int]]:
+        """(shop_id, delivery_id) of pending deliveries, every shop's, that should have been
+        attempted more than `grace` ago: never claimed since they were written, or whose retry
+        or attempt lease ran out. Oldest first."""
+        rows = self.session.execute(
+            select(WebhookDelivery.shop_id, WebhookDelivery.id)
+            .where(_stale(now - grace))
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+        )
+        return [(int(shop_id), int(delivery_id)) for shop_id, delivery_id in rows]
+
+    def requeue(self, shop_id: int, delivery_id: int, *, now: datetime, grace: timedelta) -> bool:
+        """Mark a stale delivery as re-enqueued now (so the next sweep waits another grace
+        period). True for exactly one of any concurrent sweepers, and only while it is stale."""
+        result = self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.shop_id == shop_id, WebhookDelivery.id == delivery_id, _stale(now - grace))
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+
+def _stale(before: datetime) -> ColumnElement[bool]:
+    return and_(
+        WebhookDelivery.status == WebhookDeliveryStatus.pending,
+        or_(
+            and_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.created_at < before),
+            WebhookDelivery.next_attempt_at < before,
+        ),
+    )

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from agents.customer_service import service
-from agents.llm_fakes import ScriptedChatModel, scripted_gateway
+from agents.llm_fakes import Scripted, ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
 from evals.suites.kb import demo_documents
 from retrieval.embedding import Embedder
@@ -258,3 +258,55 @@ def test_erasure_blanks_messages_and_personal_fields(shop: Shop) -> None:
         assert c.erased_at is not None and c.phone is None and c.nickname is None
         audit = s.scalars(select(AuditLog).where(AuditLog.shop_id == shop.shop_id)).one()
         assert audit.action == "customer.erase" and audit.details["messages"] == counts.messages
+
+
+# An unsure message: no rule fires and the kNN vote splits (its best label, 其他, stays under 0.5),
+# so with an LLM configured the classifier asks for a second opinion.
+UNSURE = "可以寄到公司吗 电话13812345678"
+
+
+def _intent_source(shop: Shop, conv: int, turn: service.TurnResult) -> object:
+    """Where the turn recorded who decided its intent: the reply's meta, or the handoff brief
+    (whether this message hands off for low grounding depends on the shop's documents)."""
+    if turn.handoff is not None:
+        return turn.handoff["brief"]["intent_source"]
+    with shop.runtime.sessions() as s:
+        bots = [
+            m for m in ConversationRepository(s).messages(shop.shop_id, conv) if m.role is MessageRole.bot
+        ]
+        return (bots[-1].meta or {}).get("intent_source")
+
+
+def test_llm_second_opinion_decides_an_unsure_intent(shop: Shop, scripted_llm: ScriptedChatModel) -> None:
+    shop.runtime.put("llm", scripted_gateway(scripted_llm))
+    offline = service.classifier(shop.runtime).classify(UNSURE)
+    assert offline.source == "knn" and offline.intent.value == "其他", offline
+    scripted_llm.add({"label": "查询物流"}, LLMTimeout("模型超时"))  # the opinion, then the phrasing
+    conv = _new(shop)
+    turn = _say(shop, conv, UNSURE)
+    assert turn.intent == "查询物流" and turn.reply is not None, turn
+    assert _intent_source(shop, conv, turn) == "second_opinion", turn
+    ask = scripted_llm.calls[0]
+    system, user = ask.messages[0]["content"], ask.messages[-1]["content"]
+    assert ask.json_mode and "意图分类器" in system and "售后维修" in system
+    # The customer's words reach the model as delimited data, with the phone number masked.
+    assert "<customer_message>\n可以寄到公司吗" in user and "13812345678" not in user
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        pytest.param([LLMTimeout("模型超时")], id="timeout"),
+        pytest.param(["我觉得是商品咨询", {"label": "退款"}], id="not-a-label-twice"),
+    ],
+)
+def test_a_failed_second_opinion_keeps_the_deterministic_intent(
+    shop: Shop, scripted_llm: ScriptedChatModel, replies: list[Scripted]
+) -> None:
+    shop.runtime.put("llm", scripted_gateway(scripted_llm))
+    offline = service.classifier(shop.runtime).classify(UNSURE)
+    scripted_llm.add(*replies, LLMTimeout("模型超时"))  # (the phrasing fails too: offline answer)
+    conv = _new(shop)
+    turn = _say(shop, conv, UNSURE)
+    assert turn.intent == offline.intent.value and turn.reply is not None, turn
+    assert _intent_source(shop, conv, turn) == "knn", turn

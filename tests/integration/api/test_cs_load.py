@@ -35,8 +35,11 @@ def test_concurrent_conversations_lose_nothing_and_every_failed_llm_turn_degrade
     # Good calls were used (the LLM path is live), and the gateway recorded each transport/HTTP/
     # parse failure; the off-policy reply is a successful call the guard refused.
     assert report.engines["llm"] > 0
-    gateway_failures = (
-        report.call_kinds["timeout"] + report.call_kinds["http_500"] + report.call_kinds["malformed"]
-    )
+    # Intent second-opinion calls (asked on unsure messages) fail the same way and are recorded too.
+    calls = report.call_kinds + report.intent_call_kinds
+    assert sum(calls.values()) == report.llm_calls
+    gateway_failures = calls["timeout"] + calls["http_500"] + calls["malformed"]
     assert report.stored_failed_calls == gateway_failures
+    # Every handoff opened with the LLM configured queued its suggested reply, after the commit.
+    assert report.handoffs > 0 and report.suggestions_queued == report.handoffs
     assert report.ok

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from agents.customer_service.intent import (
+    LABEL_DESCRIPTIONS,
     IntentClassifier,
     LabelledExample,
     classify_rules,
@@ -108,3 +109,15 @@ def test_knn_never_labels_look_alikes_as_a_request() -> None:
     for text in ("人工费多少", "人工智能客服", "转账行吗"):
         result = clf.classify(text)
         assert result.intent is not Intent.human and Intent.human not in result.knn_scores
+
+
+def test_a_per_call_second_opinion_replaces_the_shared_one() -> None:
+    clf = IntentClassifier(None, EXAMPLES, second_opinion=lambda text, labels: "闲聊")
+    assert (
+        clf.classify("嗯这个那个", second_opinion=lambda text, labels: "优惠咨询").intent is Intent.promotion
+    )
+    assert clf.classify("嗯这个那个").intent is Intent.chitchat
+
+
+def test_every_label_has_a_description_for_the_second_opinion() -> None:
+    assert set(LABEL_DESCRIPTIONS) == set(Intent) and all(LABEL_DESCRIPTIONS.values())
