@@ -14,12 +14,17 @@ from typing import Any
 
 from agents.customer_service.brief import Evidence, best_sentence, sentences
 from agents.customer_service.handoff import char_bigrams
-from agents.customer_service.schemas import Intent
+from agents.customer_service.schemas import Intent, ShopPolicy
 from agents.customer_service.tools import OrderInfo, ProductInfo, ToolResults
-from retrieval.search import Hit
+from retrieval.search import DEFAULT_EVIDENCE, Hit
 
 MAX_CHUNK_SENTENCES = 2
 MIN_HIT_SCORE_SHARE = 0.5  # chunks after the top one must score at least half of it to be used
+# The answer rests on the best-evidenced of this many top policy/FAQ chunks: fusion ranks by
+# similarity, but a chunk that holds the question's key words is the better answer.
+EVIDENCE_DEPTH = 3
+# ShopPolicy.min_evidence's default, for callers without a shop policy.
+DEFAULT_MIN_EVIDENCE: float = ShopPolicy.model_fields["min_evidence"].default
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class Composed:
     sources: list[Source] = field(default_factory=list)
     grounding: float = 0.0
     answered_by_tool: bool = False
+    # The evidence score (retrieval.search.EvidenceModel) of the chunk a document-only answer
+    # rests on; None when a tool or a curated FAQ answered, or nothing was said.
+    evidence: float | None = None
 
     @property
     def citations(self) -> list[dict[str, Any]]:
@@ -115,8 +123,21 @@ def _chunk_excerpt(question: str, hit: Hit) -> str:
     return "".join(sorted(picked, key=lambda s: order[s]))
 
 
-def compose(question: str, intent: Intent, results: ToolResults) -> Composed:
-    """The offline reply. `grounding` is 1 when a tool answered, else the KB search's."""
+def evidence_score(hit: Hit) -> float:
+    return DEFAULT_EVIDENCE.score(hit)
+
+
+def _policy_outranks_products(hits: list[Hit], min_evidence: float) -> bool:
+    """The search put a policy/FAQ chunk above every product card, and that chunk answers the
+    question (牛奶到了鼓包了: the 生鲜售后 rule, not just the milk's price card)."""
+    return bool(hits) and hits[0].doc_type != "product" and evidence_score(hits[0]) >= min_evidence
+
+
+def compose(
+    question: str, intent: Intent, results: ToolResults, *, min_evidence: float = DEFAULT_MIN_EVIDENCE
+) -> Composed:
+    """The offline reply. `grounding` is 1 when a tool answered, else the KB search's.
+    `min_evidence`: how strong a policy chunk must be to join a product answer."""
     kb_grounding = results.kb.grounding if results.kb is not None else 0.0
     if intent is Intent.chitchat and results.order is None and not results.products:
         return Composed("您好，我是店铺的智能客服，商品、订单物流、售后政策都可以问我哦～", [], 1.0, True)
@@ -124,6 +145,7 @@ def compose(question: str, intent: Intent, results: ToolResults) -> Composed:
     sources: list[Source] = []
     lines: list[str] = []
     tool = False
+    evidence: float | None = None
     if results.order is not None and results.order_shown:
         o = results.order
         sources.append(
@@ -144,12 +166,20 @@ def compose(question: str, intent: Intent, results: ToolResults) -> Composed:
         f = results.faq
         sources.append(Source(f"S{len(sources) + 1}", "faq", f.title, f.answer, f.doc_id, f.chunk_id))
         lines.append(f"{f.answer}（出自《{f.title}》）")
-    elif not tool or intent in (Intent.return_exchange, Intent.repair, Intent.promotion):
+    elif (
+        not tool
+        or intent in (Intent.return_exchange, Intent.repair, Intent.promotion)
+        or (results.products and _policy_outranks_products(results.hits, min_evidence))
+    ):
         top = [h for h in results.hits if h.doc_type != "product"]
         if top:
-            best = top[0]
+            # max() keeps the higher-ranked chunk on ties
+            best = max(top[:EVIDENCE_DEPTH], key=evidence_score)
+            if not tool:
+                evidence = evidence_score(best)
+            rest = [h for h in top if h is not best]
             used = [best] + [
-                h for h in top[1:2] if h.score >= best.score * MIN_HIT_SCORE_SHARE and h.doc_id != best.doc_id
+                h for h in rest[:1] if h.score >= best.score * MIN_HIT_SCORE_SHARE and h.doc_id != best.doc_id
             ]
             for h in used:
                 excerpt = _chunk_excerpt(question, h)
@@ -165,7 +195,7 @@ def compose(question: str, intent: Intent, results: ToolResults) -> Composed:
     if not lines:
         return Composed("这个问题我帮您转给人工客服确认。", [], kb_grounding, False)
     grounding = 1.0 if tool else kb_grounding
-    return Composed("".join(lines), sources, grounding, tool)
+    return Composed("".join(lines), sources, grounding, tool, evidence)
 
 
 def best_evidence(results: ToolResults) -> list[Evidence]:

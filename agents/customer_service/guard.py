@@ -13,6 +13,8 @@ It extracts what a reply promises and checks each claim against the facts the an
 - absolute promises (保证/一定/承诺 … 到/退/有效) and concessions no rule allows (免单, 特批,
   内部价, 老板同意) never; echoes of an injection (我现在是店长, 系统提示) never;
 - 广告法 absolutes, through the copywriter's compliance engine.
+A claim inside a clause the reply quotes word for word from the cited policy passes: the
+figures there (单价500元以上, 最多抵20%) are the store's own rule, not a promise beyond it.
 A failing reply is replaced by a safe answer restating the store's facts, or, when there is
 nothing to restate, becomes a `commitment_blocked` handoff.
 """
@@ -323,7 +325,31 @@ def extract_violations(reply: str, facts: GuardFacts) -> list[GuardViolation]:
     for m in _INJECTION.finditer(text):
         out.append(GuardViolation("injection_echo", m.group(), "回复复述了顾客注入的身份或指令"))
     out.extend(_ad_law(text))
-    return out
+    # A clause the reply quotes word for word from the cited policy states the store's own rule
+    # (单价500元以上的商品默认顺丰, 积分最多抵实付的20%), so it promises nothing beyond it. Only whole
+    # clauses count, and an echoed injection never passes: a bargaining reply ("给您算99元") is
+    # its own wording and is still checked figure by figure.
+    return [v for v in out if v.kind == "injection_echo" or not _quoted(text, v.claim, cited)]
+
+
+MIN_QUOTED_CLAUSE = 6  # a shorter clause (包邮, 可以退) is too generic to count as a quotation
+_CLAUSE_BREAK = re.compile(r"[，,。！？!?；;：:\n（）()]")
+
+
+def _quoted(text: str, claim: str, cited: str) -> bool:
+    """Every clause of `text` that holds `claim` occurs verbatim in the cited text."""
+    if not cited or not claim:
+        return False
+    spans = [m.start() for m in re.finditer(re.escape(claim), text)]
+    if not spans:
+        return False
+    for start in spans:
+        left = max((m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)), default=0)
+        nxt = _CLAUSE_BREAK.search(text, start + len(claim))
+        clause = text[left : nxt.start() if nxt else len(text)].replace(" ", "").strip()
+        if len(clause) < MIN_QUOTED_CLAUSE or clause not in cited:
+            return False
+    return True
 
 
 def _rate(whole: str, tenth: str | None) -> Decimal | None:

@@ -73,6 +73,11 @@ _ANGER_TERMS: dict[str, float] = {
     "辣鸡": 0.6,
     "干嘛": 0.2,
     "凭什么": 0.3,
+    # Being ignored: 等了三天都没人理？？？ is anger with the punctuation, a plain remark without.
+    "没人理": 0.4,
+    "没人管": 0.4,
+    "没人回": 0.4,
+    "倒闭": 0.3,
 }
 _ANGER_PATTERN = re.compile("|".join(sorted(map(re.escape, _ANGER_TERMS), key=len, reverse=True)))
 _POSITIVE = re.compile("谢|感谢|好评|满意|喜欢|不错|很好|好用|赞|给力|辛苦")
@@ -159,6 +164,9 @@ class HandoffInput:
     folded: str | None = None  # fold(message), when the caller has it already
     sentiment: Sentiment | None = None
     grounding: float | None = None  # best evidence score; None = no answer attempted (e.g. triage)
+    # The evidence score of the one chunk a document-only answer rests on (Composed.evidence);
+    # None when a tool or a curated FAQ answered.
+    evidence: float | None = None
     recent_turns: Sequence[Turn] = ()
     repeat_similarity: float | None = None  # caller-computed similarity to the previous customer message
     error: bool = False  # a tool or the LLM failed on this turn
@@ -201,8 +209,13 @@ def decide(inp: HandoffInput, policy: ShopPolicy) -> Handoff | None:
     sentiment = inp.sentiment or score_sentiment(inp.message, folded)
     if sentiment.anger >= policy.anger_threshold:
         evidence.setdefault(Reason.complaint_or_anger, f"anger={sentiment.anger:.2f}")
-    if inp.grounding is not None and inp.grounding < policy.low_grounding and not _small_talk(inp.intent):
-        evidence[Reason.low_grounding] = f"grounding={inp.grounding:.2f}"
+    if not _small_talk(inp.intent):
+        if inp.grounding is not None and inp.grounding < policy.low_grounding:
+            evidence[Reason.low_grounding] = f"grounding={inp.grounding:.2f}"
+        elif inp.evidence is not None and inp.evidence < policy.min_evidence:
+            # The search found something, but the chunk the answer rests on does not hold what
+            # was asked (花呗分期 answered with the 货到付款 FAQ): a person should answer.
+            evidence[Reason.low_grounding] = f"evidence={inp.evidence:.2f}"
     if is_repeat(inp.recent_turns, inp.message, policy.repeat_similarity, inp.repeat_similarity):
         evidence[Reason.repeated_failure] = "rephrased after a bot answer"
     elif (missed := answer_missed(inp.recent_turns, folded, policy)) is not None:

@@ -13,7 +13,17 @@ from retrieval.cards import product_card
 from retrieval.chunking import Chunk, ChunkingConfig, FaqPair, chunk_faq, chunk_text
 from retrieval.embedding import Vectors
 from retrieval.index import DocumentInput, KnowledgeBase, content_hash, delete_document, index_document
-from retrieval.search import DEFAULT_GROUNDING, GroundingFeatures, GroundingModel, SearchFilters, search
+from retrieval.search import (
+    DEFAULT_EVIDENCE,
+    DEFAULT_GROUNDING,
+    EvidenceModel,
+    GroundingFeatures,
+    GroundingModel,
+    Hit,
+    SearchFilters,
+    search,
+    term_coverage,
+)
 from retrieval.vectorstore import VectorStore
 from tests.unit.retrieval.fakes import HashEmbedder
 from tests.unit.retrieval.test_cards_catalog import CUP, P
@@ -274,3 +284,33 @@ def test_reads_are_paged(kb: KnowledgeBase) -> None:
     ids = index_document(kb, DocumentInput(SHOP, "d", "manual", "", content_hash("d"), chunks)).chunk_ids
     kb.store.page_size = 3
     assert sorted(c.chunk_id for c in kb.store.get(SHOP, where={"live": True})) == sorted(ids)
+
+
+def test_each_hit_says_how_much_of_the_question_it_holds(kb: KnowledgeBase) -> None:
+    index_document(kb, doc("policy:returns", RETURNS_V1))
+    index_document(kb, doc("policy:shipping", SHIPPING))
+    held = search(kb, SHOP, "江浙沪次日达吗", k=3).hits
+    shipping = next(h for h in held if h.doc_id == "policy:shipping")
+    assert shipping.coverage == pytest.approx(1.0)
+    # 花呗 and 分期 appear nowhere: a chunk that shares only a generic word holds little.
+    unheld = search(kb, SHOP, "支持花呗分期吗", k=3).hits
+    assert unheld and max(h.coverage for h in unheld) < 0.5
+    # A word the chunk lacks earns half credit for the share of its characters the text has.
+    snap = kb.snapshot(SHOP)
+    position = snap.positions[shipping.chunk_id]
+    assert term_coverage(snap, ["浙沪港"], position) == pytest.approx(0.5 * 2 / 3)
+    assert term_coverage(snap, ["花呗"], position) == 0.0
+    assert term_coverage(snap, [], position) == 0.0
+
+
+def test_evidence_model_rises_with_similarity_and_coverage() -> None:
+    def hit(similarity: float, coverage: float) -> Hit:
+        return Hit(
+            "c", "policy:x", "policy", "x", "", "x", 0.03, "dense", similarity=similarity, coverage=coverage
+        )
+
+    model = EvidenceModel(intercept=-2.0, similarity=2.0, coverage=2.0)
+    assert model.score(hit(0.0, 0.0)) == pytest.approx(1 / (1 + math.exp(2.0)))
+    assert model.score(hit(1.0, 1.0)) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert DEFAULT_EVIDENCE.score(hit(0.87, 0.16)) < 0.5 < DEFAULT_EVIDENCE.score(hit(0.90, 0.55))
+    assert DEFAULT_EVIDENCE.score(hit(0.93, 0.0)) > DEFAULT_EVIDENCE.score(hit(0.88, 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from agents.customer_service.compose import compose
+from agents.customer_service.compose import DEFAULT_MIN_EVIDENCE, compose, evidence_score
 from agents.customer_service.schemas import Intent
 from agents.customer_service.tools import (
     EventInfo,
@@ -77,3 +77,57 @@ def test_nothing_to_say_has_the_searchs_grounding() -> None:
 def test_order_numbers_are_found_in_colloquial_text() -> None:
     assert find_order_no("帮我查下订单lm2026112000001到哪了") == "LM2026112000001"
     assert find_order_no("满99减10") is None
+
+
+def _chunk(cid: str, doc_id: str, text: str, score: float, similarity: float, coverage: float) -> Hit:
+    doc_type = (
+        "product" if doc_id.startswith("product:") else "faq" if doc_id.startswith("faq:") else "policy"
+    )
+    return Hit(
+        cid, doc_id, doc_type, doc_id, "", text, score, "dense", similarity=similarity, coverage=coverage
+    )
+
+
+MILK_RULE = _chunk(
+    "c1", "faq:faq.csv", "问：牛奶收到是胀包的\n答：乳品胀包可以整件退款或补发。", 0.03, 0.90, 0.55
+)
+MILK_CARD = _chunk("c2", "product:SX-311", "山谷牧场 鲜牛奶", 0.028, 0.87, 0.3)
+MILK = ProductInfo("SX-311", "山谷牧场 鲜牛奶 950ml×2瓶", Decimal("39.90"), Decimal("35.00"), 10, True)
+
+
+def test_the_answer_rests_on_the_chunk_that_holds_the_question() -> None:
+    loose = _chunk(
+        "c1", "faq:faq.csv", "问：下单后能改地址吗？\n答：未发货前可以联系客服修改地址。", 0.03, 0.896, 0.13
+    )
+    close = _chunk(
+        "c2", "faq:faq.csv", "问：下单后多久发货？\n答：16:00前付款的订单当天发货。", 0.029, 0.921, 0.4
+    )
+    out = compose("今天下单啥时候发", Intent.logistics, ToolResults(kb=_kb(loose, close)))
+    assert out.citations[0]["chunk_id"] == "c2" and "当天发货" in out.text
+    assert out.evidence == evidence_score(close) and evidence_score(close) > evidence_score(loose)
+
+
+def test_evidence_is_only_judged_for_document_answers() -> None:
+    weak = _chunk("c1", "faq:faq.csv", "问：可以货到付款吗？\n答：暂不支持货到付款。", 0.03, 0.87, 0.16)
+    alone = compose("你们支持花呗分期吗", Intent.other, ToolResults(kb=_kb(weak)))
+    assert alone.evidence is not None and alone.evidence < DEFAULT_MIN_EVIDENCE
+    with_order = compose("到哪了", Intent.logistics, ToolResults(order=ORDER, kb=_kb(weak)))
+    assert with_order.evidence is None and with_order.grounding == 1.0
+
+
+def test_an_after_sales_rule_ranked_above_the_product_joins_the_product_card() -> None:
+    out = compose(
+        "牛奶到了鼓包了", Intent.product, ToolResults(products=[MILK], kb=_kb(MILK_RULE, MILK_CARD))
+    )
+    assert [c["doc_id"] for c in out.citations] == ["product:SX-311", "faq:faq.csv"]
+    assert "整件退款或补发" in out.text
+    # The card ranked first, or the rule is too weak for the shop: the product answer stands alone.
+    first = compose("牛奶多少钱", Intent.product, ToolResults(products=[MILK], kb=_kb(MILK_CARD, MILK_RULE)))
+    assert [c["doc_id"] for c in first.citations] == ["product:SX-311"]
+    strict = compose(
+        "牛奶到了鼓包了",
+        Intent.product,
+        ToolResults(products=[MILK], kb=_kb(MILK_RULE, MILK_CARD)),
+        min_evidence=0.999,
+    )
+    assert [c["doc_id"] for c in strict.citations] == ["product:SX-311"]

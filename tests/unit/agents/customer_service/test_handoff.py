@@ -224,3 +224,20 @@ def test_bad_shop_policy_names_the_field(settings: dict[str, object], field: str
         ShopPolicy.from_shop_settings(settings)
     assert info.value.field == field
     assert info.value.code == "invalid_shop_policy"
+
+
+def test_weak_evidence_for_a_document_answer_hands_off() -> None:
+    # The chunk a document-only answer rests on must hold what was asked (花呗 → 货到付款 FAQ).
+    assert reasons("你们支持花呗分期吗", grounding=0.9, evidence=0.37) == [Reason.low_grounding]
+    assert reasons("不满99要运费吗", grounding=0.9, evidence=0.9) == []
+    assert reasons("不满99要运费吗", grounding=0.9, evidence=None) == []  # a tool or FAQ answered
+    assert reasons("谢谢", grounding=0.9, evidence=0.1, intent=Intent.chitchat) == []
+    lenient = ShopPolicy.from_shop_settings({"cs": {"min_evidence": 0.3}})
+    assert reasons("你们支持花呗分期吗", lenient, grounding=0.9, evidence=0.37) == []
+    decision = decide(HandoffInput("你们有实体店吗", grounding=0.9, evidence=0.32), POLICY)
+    assert decision is not None and decision.evidence[Reason.low_grounding] == "evidence=0.32"
+
+
+def test_being_ignored_with_shouting_is_anger() -> None:
+    assert reasons("等了三天都没人理 你们是不是倒闭了？？？") == [Reason.complaint_or_anger]
+    assert reasons("等了三天都没人理") == []  # a remark alone stays with the bot

@@ -91,3 +91,13 @@ def test_generalised_keyword_families(text: str, reason: Reason) -> None:
 )
 def test_the_keyword_families_leave_plain_questions_alone(text: str) -> None:
     assert reasons(text) == [], text
+
+
+@pytest.mark.parametrize("text", ["退款一直不到账", "东西寄回去了 钱到现在都没退", "款迟迟没有到账"])
+def test_a_refund_that_has_not_arrived_is_a_dispute(text: str) -> None:
+    assert Reason.refund_dispute in reasons(text)
+
+
+@pytest.mark.parametrize("text", ["退款一般几天到账", "退款多久能到", "钱退到哪里"])
+def test_asking_how_refunds_work_is_not_a_dispute(text: str) -> None:
+    assert Reason.refund_dispute not in reasons(text)
