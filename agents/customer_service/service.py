@@ -313,6 +313,10 @@ def _answer(
         log.exception("cs.tool_failed", extra={"shop_id": conv.shop_id, "conversation_id": conv.id})
         session.rollback()
         results, error = ToolResults(), True
+    # End the tools' read-only transaction before the model is asked to phrase: the connection goes
+    # back to the pool instead of idling through seconds of LLM latency (200 waiting chats would
+    # otherwise hold 200 connections; the pool has 80). expire_on_commit is off: nothing reloads.
+    session.commit()
     composed = compose(text, intent.intent, results, min_evidence=policy.min_evidence)
     coupons = coupons_of(shop_settings)
     facts = guard_facts(results, coupons, composed.cited_text)

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from agents.customer_service import service
+from agents.llm import ChatRequest, ChatResponse
 from agents.llm_fakes import Scripted, ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
 from evals.suites.kb import demo_documents
@@ -230,6 +231,29 @@ def test_llm_phrases_from_delimited_sources_and_keeps_citations(
     assert turn.citations
     user = scripted_llm.last_request.messages[-1]["content"]
     assert "<source" in user and "<customer_message>" in user
+
+
+class _PoolWatch(ScriptedChatModel):
+    """Scripted, and notes how many pooled connections are checked out at each model call."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.checked_out: list[int] = []
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        self.checked_out.append(self.engine.pool.checkedout())  # type: ignore[attr-defined]
+        return super().chat(request)
+
+
+def test_no_connection_is_held_while_the_model_phrases(shop: Shop) -> None:
+    # 200 chats waiting on a slow model must not hold 200 connections of a pool of 80.
+    llm = _PoolWatch(shop.runtime.sessions.kw["bind"])
+    llm.add("亲，七天无理由退货的来回运费由买家承担哦 [S1]")
+    shop.runtime.put("llm", scripted_gateway(llm))
+    turn = _say(shop, _new(shop), "退货的话来回运费谁出呀")
+    assert turn.engine == "llm", turn
+    assert llm.checked_out == [0]
 
 
 def test_llm_promise_beyond_policy_is_blocked(shop: Shop, scripted_llm: ScriptedChatModel) -> None:
