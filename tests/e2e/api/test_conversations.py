@@ -13,11 +13,9 @@ from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now
 from retrieval.embedding import Embedder
-from retrieval.index import KnowledgeBase
-from retrieval.vectorstore import VectorStore
 from store.demo import load_demo
 from store.models import Role
-from tests.integration.agents.test_cs_service import DemoKB
+from tests.integration.agents.test_cs_service import DemoKB, module_demo_kb
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -27,11 +25,7 @@ ON_SHIFT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing, a Friday
 
 @pytest.fixture(scope="module")
 def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    store = VectorStore.persistent(tmp_path_factory.mktemp("cs-api-kb") / "chroma")
-    holder = DemoKB(KnowledgeBase(store, real_embedder))
-    yield holder
-    for shop_id in holder.indexed:
-        store.drop(shop_id)
+    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-api-kb")
 
 
 class Api:

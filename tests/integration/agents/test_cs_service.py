@@ -54,13 +54,20 @@ class DemoKB:
         return self.kb
 
 
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    store = VectorStore.persistent(tmp_path_factory.mktemp("cs-kb") / "chroma")
+def module_demo_kb(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder, name: str
+) -> Iterator[DemoKB]:
+    """The body of each test module's `demo_kb` fixture: a Chroma of its own, dropped after."""
+    store = VectorStore.persistent(tmp_path_factory.mktemp(name) / "chroma")
     holder = DemoKB(KnowledgeBase(store, real_embedder))
     yield holder
     for shop_id in holder.indexed:
         store.drop(shop_id)
+
+
+@pytest.fixture(scope="module")
+def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
+    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-kb")
 
 
 def demo_shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Shop:

@@ -26,7 +26,7 @@ from retrieval.embedding import Embedder
 from store.errors import LLMUnavailable
 from store.models import Handoff, Role
 from store.repositories.shops import ApiKeyRepository
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, Shop, demo_shop
+from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, Shop, demo_shop, module_demo_kb
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -42,14 +42,7 @@ def shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: P
 
 @pytest.fixture(scope="module")
 def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    from retrieval.index import KnowledgeBase
-    from retrieval.vectorstore import VectorStore
-
-    store = VectorStore.persistent(tmp_path_factory.mktemp("cs-suggest-kb") / "chroma")
-    holder = DemoKB(KnowledgeBase(store, real_embedder))
-    yield holder
-    for shop_id in holder.indexed:
-        store.drop(shop_id)
+    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-suggest-kb")
 
 
 def _handoff_turn(shop: Shop, queued: list[tuple[int, int]]) -> service.TurnResult:

@@ -21,11 +21,9 @@ from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now, reply_chunks
 from retrieval.embedding import Embedder
-from retrieval.index import KnowledgeBase
-from retrieval.vectorstore import VectorStore
 from store.models import Role
 from store.settings import Settings
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop
+from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop, module_demo_kb
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,11 +32,7 @@ QUESTION = "退货的话来回运费谁出呀"
 
 @pytest.fixture(scope="module")
 def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    store = VectorStore.persistent(tmp_path_factory.mktemp("cs-stream-kb") / "chroma")
-    holder = DemoKB(KnowledgeBase(store, real_embedder))
-    yield holder
-    for shop_id in holder.indexed:
-        store.drop(shop_id)
+    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-stream-kb")
 
 
 @dataclass

@@ -31,11 +31,9 @@ from api.routers.conversations import get_now
 from api.routers.webhooks import get_webhook_dispatch
 from api.worker import make_celery
 from retrieval.embedding import Embedder
-from retrieval.index import KnowledgeBase
-from retrieval.vectorstore import VectorStore
 from store.models import Role
 from store.repositories.shops import ApiKeyRepository
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop
+from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop, module_demo_kb
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,11 +43,7 @@ WAIT_S = 30.0
 
 @pytest.fixture(scope="module")
 def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    store = VectorStore.persistent(tmp_path_factory.mktemp("cs-webhook-kb") / "chroma")
-    holder = DemoKB(KnowledgeBase(store, real_embedder))
-    yield holder
-    for shop_id in holder.indexed:
-        store.drop(shop_id)
+    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-webhook-kb")
 
 
 # ---- receivers -----------------------------------------------------------------------------
