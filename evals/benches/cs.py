@@ -7,8 +7,9 @@ throwaway Chroma dir, exactly as `siyu demo load` does. A seeded mix of customer
 entry the API calls: persist, state machine, intent, tools, composition, guard, handoff policy.
 
 Baselines, measured in the same run over the same message texts:
-- the raw knowledge-base search alone (`kb_search`: hybrid search + grounding), which every
-  answered turn pays at least once;
+- the raw knowledge-base search alone (`kb_search`: query embedding, hybrid search and grounding),
+  which every answered turn pays at least once; the embedder's query cache is emptied before each
+  call, as a turn embeds its message once (a second row shows the search with the vector cached);
 - intent classification alone (rules + embedding nearest neighbour).
 Rows give p50/p95 per message kind and the p95 ratio against the KB search. Goal: p95 < 50 ms.
 `--quick`: 40 conversations instead of 120.
@@ -259,9 +260,12 @@ def run_turns(shop: DemoShop, script: list[ScriptedConversation], now: datetime)
     return samples
 
 
-def _time_each(texts: list[str], fn: Any) -> Timing:
+def _time_each(texts: list[str], fn: Any, before: Any = None) -> Timing:
+    """Per-call milliseconds; `before` runs untimed ahead of each call."""
     out = []
     for text in texts:
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         fn(text)
         out.append((time.perf_counter() - t0) * 1000)
@@ -283,7 +287,12 @@ def run(ctx: BenchContext) -> BenchResult:
         texts = [s.text for s in samples]
         kb = shop.runtime.knowledge_base()
         clf = service.classifier(shop.runtime)
-        kb_t = _time_each(texts, lambda t: kb_search(kb, shop.shop_id, t))
+        # The turns filled the embedder's query cache; the KB baseline must pay for its embedding
+        # as the turn did (once), so the cache is emptied before each timed search.
+        forget = getattr(embedder, "forget_queries", lambda: None)
+
+        kb_t = _time_each(texts, lambda t: kb_search(kb, shop.shop_id, t), before=forget)
+        cached_t = _time_each(texts, lambda t: kb_search(kb, shop.shop_id, t))
         intent_t = _time_each(texts, lambda t: clf.classify(t, fold(t)))
     overall = Timing([s.ms for s in samples])
     base = kb_t.p95
@@ -294,7 +303,16 @@ def run(ctx: BenchContext) -> BenchResult:
             p50, p95 = percentile(part, 50), percentile(part, 95)
             rows.append([f"bot turn: {KIND_CN[kind]}", len(part), p50, p95, f"{p95 / base:.1f}×"])
     rows.append(["bot turn: all", len(samples), overall.p50, overall.p95, f"{overall.p95 / base:.1f}×"])
-    rows.append(["baseline: KB search alone", len(texts), kb_t.p50, kb_t.p95, "1.0×"])
+    rows.append(["baseline: KB search alone (query embedded)", len(texts), kb_t.p50, kb_t.p95, "1.0×"])
+    rows.append(
+        [
+            "  the same, query vector cached",
+            len(texts),
+            cached_t.p50,
+            cached_t.p95,
+            f"{cached_t.p95 / base:.1f}×",
+        ]
+    )
     rows.append(
         ["baseline: intent alone", len(texts), intent_t.p50, intent_t.p95, f"{intent_t.p95 / base:.1f}×"]
     )
@@ -319,6 +337,7 @@ def run(ctx: BenchContext) -> BenchResult:
             "p95_ms": overall.p95,
             "kb_search_p50_ms": kb_t.p50,
             "kb_search_p95_ms": kb_t.p95,
+            "kb_search_cached_p95_ms": cached_t.p95,
             "intent_p95_ms": intent_t.p95,
             "p95_ratio_vs_kb_search": overall.p95 / base,
             "turns": float(len(samples)),

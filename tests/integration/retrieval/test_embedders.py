@@ -141,3 +141,28 @@ def test_runtime_builds_the_embedder_once(runtime: Runtime, tmp_path: Path) -> N
     first = rt.embedder()
     assert first is rt.embedder()
     assert first.name == USE_NAME
+
+
+def test_e5_single_queries_run_on_one_thread_and_passage_batches_on_all(real_embedder: Embedder) -> None:
+    import torch
+
+    from retrieval.embedders import torch_threads
+
+    real_embedder.embed_passages([f"第{i}段说明：保温杯保温12小时" for i in range(8)])
+    assert torch.get_num_threads() == torch_threads()
+    real_embedder.embed_queries(["保温杯能保温多久呀（线程测试）"])
+    # One query on a busy two-core box: a second thread only adds waiting (see embedders.py).
+    assert torch.get_num_threads() == 1
+    real_embedder.embed_passages([f"第{i}段说明：保温杯保温12小时" for i in range(8)])
+    assert torch.get_num_threads() == torch_threads()
+
+
+def test_e5_forget_queries_empties_the_query_cache(real_embedder: Embedder) -> None:
+    from retrieval.embedders import SentenceTransformerEmbedder
+
+    assert isinstance(real_embedder, SentenceTransformerEmbedder)
+    text = "忘记缓存测试：奶粉几段的"
+    real_embedder.embed_queries([text])
+    assert text in real_embedder._recent
+    real_embedder.forget_queries()
+    assert text not in real_embedder._recent
