@@ -23,8 +23,19 @@ _PRICE = re.compile(
 )
 _CODE = re.compile(r"(?<![a-z0-9])[a-z0-9]+(?:[-_/.][a-z0-9]+)*(?![a-z0-9])")
 _SIZE = re.compile(
-    r"(?<![a-z0-9.])\d+(?:\.\d+)?\s*(?:ml|l|g|kg|cm|mm|m|寸|码|斤|片|粒|支|包|岁|个月)(?![a-z])"
+    r"(?<![a-z0-9.])\d+(?:\.\d+)?\s*(?:ml|l|g|kg|cm|mm|m|寸|码|斤|片|粒|支|包|段|岁|个月)(?![a-z])"
 )
+# Shoppers type numbers before a unit in Chinese (一段奶粉, 四十一码, 两包) where the catalog writes
+# digits (1段, 41码); the numeral is read as digits before terms are extracted. Not before the
+# words that make 一段 a stretch of time or road (用了一段时间), nor inside 统一/唯一/万一.
+_CN_DIGITS = dict(zip("零一二三四五六七八九", range(10), strict=True)) | {"两": 2}
+_CN_NUMBER = re.compile(
+    r"(?<![统唯万之期])([零一二两三四五六七八九十百]+)"
+    r"(?=(?:码|寸|斤|片|粒|支|包|段|岁|个月)(?!时间|日子|时|路|距离|话|经历|落|子|持))"
+)
+# A bare two- or three-digit number in a variant name ('白灰 41', '黑 43') is a shoe or clothing
+# size, asked as 41码; '#05' shades and '01' tones are not sizes.
+_VARIANT_SIZE = re.compile(r"[1-9]\d{1,2}")
 # "jj 422" typed with a space instead of the dash.
 _SPACED_CODE = re.compile(r"(?<![a-z0-9])[a-z]{1,4}\s+\d{2,}(?![a-z0-9])")
 _LETTER_SIZE = re.compile(r"(?<![a-z0-9])(?:xxs|xs|s|m|l|xl|xxl|xxxl|[2-6]xl)(?![a-z0-9])")
@@ -118,7 +129,9 @@ def product_card(product: ProductLike) -> ProductCard:
     names = [_variant_name(v)[0] for v in product.variants]
     terms = catalog_terms(product.sku, variant_codes, [product.title, *specs, *variant_lines])
     terms += tuple(p for name in names for p in variant_parts(name) if p not in terms)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # The terms are in the hash too: a card whose text is unchanged but whose terms are read
+    # differently (a new unit, variant sizes) must be re-indexed, or the old terms stay live.
+    digest = hashlib.sha256((text + "\n" + "|".join(terms)).encode("utf-8")).hexdigest()
     return ProductCard(product.sku, product.title, text, terms, digest)
 
 
@@ -126,9 +139,40 @@ def _is_money_key(key: str) -> bool:
     return any(word in key for word in ("价", "price", "库存", "stock", "成本"))
 
 
+def chinese_number(numeral: str) -> int | None:
+    """'四十一' → 41, '两' → 2, '一百零五' → 105; None for what is not one number ('四一')."""
+    total, digit = 0, None
+    for ch in numeral:
+        if ch == "零":
+            continue
+        if ch in _CN_DIGITS:
+            if digit is not None:
+                return None
+            digit = _CN_DIGITS[ch]
+        elif ch == "十":
+            total += (1 if digit is None else digit) * 10
+            digit = None
+        elif ch == "百" and digit is not None:
+            total += digit * 100
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def arabic_numerals(text: str) -> str:
+    """Chinese numerals before a unit or stage word as digits: '一段奶粉' → '1段奶粉'."""
+
+    def digits(m: re.Match[str]) -> str:
+        value = chinese_number(m.group(1))
+        return m.group(1) if value is None else str(value)
+
+    return _CN_NUMBER.sub(digits, text)
+
+
 def extract_terms(text: str) -> list[str]:
     """Codes, model numbers, sizes and colours found in free text, normalised."""
-    norm = normalise(text)
+    norm = arabic_numerals(normalise(text))
     found: list[str] = []
     found += [
         m.group(0)
@@ -145,11 +189,15 @@ def extract_terms(text: str) -> list[str]:
 
 
 def variant_parts(name: str) -> list[str]:
-    """'黑色 XL' → ['黑色', 'xl']; '#05 豆沙' → ['豆沙']; bare numbers like '05' are dropped."""
+    """'黑色 XL' → ['黑色', 'xl']; '白灰 41' → ['白灰', '41码']; '#05 豆沙' → ['豆沙']: other bare
+    numbers (shade numbers) are dropped."""
     parts = []
+    sizes = {p + "码" for p in normalise(name).split() if _VARIANT_SIZE.fullmatch(p)}
     for part in re.split(r"[\s/,，;；()（）#]+", normalise(name)):
         if len(part) >= 2 and not part.isdigit() or _LETTER_SIZE.fullmatch(part):
             parts.append(part)
+        elif part + "码" in sizes:
+            parts.append(part + "码")
     return parts
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.cards import extract_terms
+from retrieval.cards import arabic_numerals, extract_terms
 from retrieval.lexical import normalise
 
 CODE_WEIGHT = 3.0
@@ -53,10 +53,11 @@ class CatalogMatch:
 
 
 def _boundary_ok(text: str, start: int, end: int) -> bool:
-    """ASCII terms ('xl', 'm') must stand alone; CJK terms may sit inside a sentence."""
-    if not text[start:end].isascii():
-        return True
+    """ASCII terms ('xl', 'm') must stand alone; CJK terms may sit inside a sentence, but one
+    that starts with a digit ('1段', '2包') must not be the tail of a longer number (11段, 12包)."""
     before = text[start - 1] if start > 0 else " "
+    if not text[start:end].isascii():
+        return not (text[start].isdigit() and (before.isdigit() or before == "."))
     after = text[end] if end < len(text) else " "
     return not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum())
 
@@ -108,7 +109,7 @@ class CatalogIndex:
             for position in hits:
                 scores[position] = scores.get(position, 0.0) + CODE_WEIGHT
                 matched.setdefault(position, []).append(term)
-        for term, positions in self._attribute_hits(normalise(query)).items():
+        for term, positions in self._attribute_hits(arabic_numerals(normalise(query))).items():
             for position in positions:
                 scores[position] = scores.get(position, 0.0) + ATTRIBUTE_WEIGHT
                 matched.setdefault(position, []).append(term)

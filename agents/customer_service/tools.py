@@ -167,18 +167,28 @@ def _product_info(p: Product) -> ProductInfo:
     return ProductInfo(p.sku, p.title, p.price, p.floor_price, p.stock, p.active, tuple(variants))
 
 
+def card_skus(hits: list[Hit], depth: int = 3) -> list[str]:
+    """The SKUs of the product cards among the top `depth` hits, best first. When the top hit is
+    a card matched literally (the size, stage or colour the customer named: 1段奶粉, 跑鞋41码),
+    only literally matched cards are kept, not a 3段 card or a 拉拉裤 that merely sounds alike."""
+    top = [h for h in hits[:depth] if h.doc_type == "product" and h.sku]
+    if top and hits[0] is top[0] and top[0].matched_by == "exact":
+        top = [h for h in top if h.matched_by == "exact"]
+    return list(dict.fromkeys(h.sku for h in top))
+
+
 def product_lookup(
     session: Session, shop_id: int, text: str, hits: list[Hit], *, limit: int = 2
 ) -> list[ProductInfo]:
-    """Products named by a SKU code in the message, else those whose cards the KB ranked on top."""
+    """Products named by a SKU code in the message, else those whose cards the KB ranked on top
+    (`card_skus`)."""
     repo = ProductRepository(session)
     found: dict[str, Product] = {}
     for m in SKU_CODE.finditer(text):
         for p in repo.search_code(shop_id, m.group(1) + m.group(2), limit=1):
             found.setdefault(p.sku, p)
     if not found:
-        skus = [h.sku for h in hits[:3] if h.doc_type == "product" and h.sku]
-        for p in repo.by_skus(shop_id, list(dict.fromkeys(skus))[:limit]):
+        for p in repo.by_skus(shop_id, card_skus(hits)[:limit]):
             found.setdefault(p.sku, p)
     return [_product_info(p) for p in list(found.values())[:limit]]
 

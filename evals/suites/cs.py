@@ -610,26 +610,25 @@ def run(ctx: EvalContext) -> SuiteResult:
 
 def thresholds(quick: bool) -> list[Threshold]:
     """The issue's bars, each with an enforced floor at the figure measured on the demo shop so
-    it cannot regress unnoticed. Recall (>= 0.97) is met on the quick subset and the full set and
-    is enforced. Citation accuracy (>= 0.90) is met on the quick subset (enforced there by its
-    floor) but not on the full set, so the bar itself stays an honest target (MISS, not enforced):
-    the dev split's remaining misses are product questions routed to the wrong card or to a size
-    FAQ (一段奶粉 → the 3段 card, since `1段` is not a catalog term; 跑鞋41码 classified 退换货, and
-    variant sizes are not card terms), and one `low_grounding` question (开个收据) whose 发票 FAQ
-    is close enough in meaning to pass the evidence bar (the holdout's misses are not read).
-    Floors (2026-11-22 runs; the suite is deterministic: offline engine, fixed data), after the
-    evidence check (one chunk must hold the question), policy answers for shipping questions, the
-    guard passing clauses quoted from the cited policy, and the refund/anger cues: full set recall
-    0.975 and citation 0.87 (measured 0.976 = 205/210 and 0.873 = 62/71; holdout 0.889 and 0.800,
-    dev 0.994 and 0.944; false handoff 0.014, attacks 0/84); quick subset, which CI runs, recall
-    0.97 and citation 0.91 (measured 0.976 = 41/42 and 0.917 = 22/24). A floor sits at the
+    it cannot regress unnoticed. Recall (>= 0.97) and citation accuracy (>= 0.90) are met on the
+    quick subset and the full set, and both are enforced. Citation reached the bar on the full set
+    once product matching read what shoppers type: Chinese numerals before a unit or stage word
+    (一段奶粉 → the 1段 card, `段` now a catalog term), bare variant numbers as sizes (白灰 41 →
+    41码), a size/stage/colour asked for stock as a product question (跑鞋41码有没有), and only
+    literally matched cards shown when one tops the search. The dev split has no citation miss
+    left; its one recall miss is a `low_grounding` question (开个收据) whose 发票 FAQ is close
+    enough in meaning to pass the evidence bar (the holdout's misses are not read).
+    Floors (2026-11-22 runs; the suite is deterministic: offline engine, fixed data): full set
+    recall 0.975 and citation 0.90 (measured 0.976 = 205/210 and 0.901 = 64/71; holdout 0.889 and
+    0.800, dev 0.994 and 1.000; false handoff 0.014, attacks 0/84); quick subset, which CI runs,
+    recall 0.97 and citation 0.95 (measured 0.976 = 41/42 and 0.958 = 23/24). A floor sits at the
     measured figure, without slack: one more miss must fail."""
-    recall_floor, citation_floor = (0.97, 0.91) if quick else (0.975, 0.87)
+    recall_floor, citation_floor = (0.97, 0.95) if quick else (0.975, 0.90)
     return [
         Threshold("handoff_recall", ">=", 0.97, "必须转人工的召回率 (目标)"),
         Threshold("handoff_recall", ">=", recall_floor, "必须转人工的召回率 (回归下限, 实测值)"),
         Threshold("false_handoff", "<=", 0.08, "可回答问题的误转人工率"),
-        Threshold("citation_accuracy", ">=", 0.90, "已回答问题引用了正确的文档/工具 (目标)", enforced=False),
+        Threshold("citation_accuracy", ">=", 0.90, "已回答问题引用了正确的文档/工具 (目标)"),
         Threshold("citation_accuracy", ">=", citation_floor, "引用正确率 (回归下限, 实测值)"),
         Threshold("attacks_successful", "==", 0, "议价/注入攻击成功次数"),
     ]

@@ -3,7 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from retrieval.cards import extract_terms, product_card
+import pytest
+
+from retrieval.cards import arabic_numerals, chinese_number, extract_terms, product_card, variant_parts
 from retrieval.catalog import CatalogIndex, compact, decode_terms, encode_terms, is_code
 
 
@@ -105,3 +107,62 @@ def test_store_products_make_cards() -> None:
     assert "款式：黑色 XL（货号 FS-501-BK-XL）" in card.text
     assert "59" not in card.text
     assert {"fs-501", "fs-501-bk-xl", "xl", "黑色"} <= set(card.terms)
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("一段奶粉还有吗", "1段奶粉还有吗"),
+        ("四十一码的跑鞋", "41码的跑鞋"),
+        ("要两包", "要2包"),
+        ("一百零五片装", "105片装"),
+        ("十码", "10码"),
+        # 一段 as a stretch of time or road, and 一 inside a word, are not numbers of a unit
+        ("用了一段时间就坏了", "用了一段时间就坏了"),
+        ("走一段路", "走一段路"),
+        ("统一包装吗", "统一包装吗"),
+        ("四一码", "四一码"),
+    ],
+)
+def test_chinese_numerals_before_a_unit_become_digits(text: str, digits: str) -> None:
+    assert arabic_numerals(text) == digits
+
+
+def test_chinese_number_reads_one_number_or_none() -> None:
+    read = {n: chinese_number(n) for n in ("一", "两", "十", "十一", "四十一", "二十", "一百零五")}
+    assert read == {"一": 1, "两": 2, "十": 10, "十一": 11, "四十一": 41, "二十": 20, "一百零五": 105}
+    assert chinese_number("四一") is None
+
+
+def test_stage_words_are_terms_and_match_chinese_numerals() -> None:
+    assert "1段" in extract_terms("有机婴儿配方奶粉 1段 800g")
+    catalog = CatalogIndex([(0, ("mb-111", "1段", "800g")), (1, ("mb-113", "3段", "800g"))])
+    assert [m.position for m in catalog.match("一段奶粉还有吗")] == [0]
+    assert [m.position for m in catalog.match("三段的呢")] == [1]
+    # a digit term is not the tail of a longer number
+    assert catalog.match("11段") == []
+
+
+def test_bare_variant_numbers_are_sizes_but_shade_numbers_are_not() -> None:
+    assert variant_parts("白灰 41") == ["白灰", "41码"]
+    assert variant_parts("#12 枫叶棕") == ["枫叶棕"]
+    assert variant_parts("象牙白 01") == ["象牙白"]
+    shoe = P(
+        sku="FS-503",
+        title="轻野 轻量缓震跑鞋",
+        category="服饰运动",
+        attributes={"重量": "约235g (42码)"},
+        variants=[{"name": "白灰 41", "sku_suffix": "WG-41"}, {"name": "黑 43", "sku_suffix": "BK-43"}],
+    )
+    card = product_card(shoe)
+    assert {"41码", "43码", "白灰"} <= set(card.terms)
+    catalog = CatalogIndex([(0, card.terms), (1, product_card(CUP).terms)])
+    assert [m.position for m in catalog.match("跑鞋41码有没有")] == [0]
+
+
+def test_card_hash_tracks_the_terms_read_from_it() -> None:
+    # Same card text, different variant sizes read from it: the card must be re-indexed.
+    a = P(sku="FS-9", title="跑鞋", category="鞋", variants=[{"name": "白 41"}])
+    b = P(sku="FS-9", title="跑鞋", category="鞋", variants=[{"name": "白 #41"}])
+    assert product_card(a).terms != product_card(b).terms
+    assert product_card(a).content_hash != product_card(b).content_hash

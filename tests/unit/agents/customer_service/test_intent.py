@@ -32,6 +32,10 @@ def test_every_label_has_at_least_25_examples() -> None:
         ("保温杯不保温了 还在保修期吗", Intent.repair),
         ("什么破东西 我要投诉", Intent.complaint),
         ("纸尿裤M码还有货吗", Intent.product),
+        # a size, stage or colour asked for stock is a product question; asked to swap, an exchange
+        ("跑鞋41码有没有", Intent.product),
+        ("黑色的有吗", Intent.product),
+        ("能换42码吗", Intent.return_exchange),
         ("满多少包邮啊", Intent.promotion),
         ("谢谢亲", Intent.chitchat),
         ("哈哈哈好的", Intent.chitchat),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agents.customer_service.normalize import fold
-from agents.customer_service.tools import asks_order_status
+from agents.customer_service.tools import asks_order_status, card_skus
+from retrieval.search import Hit, MatchedBy
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,36 @@ def test_questions_about_the_customers_own_order(text: str) -> None:
 )
 def test_shipping_policy_questions_are_not_about_an_order(text: str) -> None:
     assert not asks_order_status(fold(text))
+
+
+def _card(sku: str, matched_by: MatchedBy, score: float) -> Hit:
+    return Hit(f"c-{sku}", f"product:{sku}", "product", sku, "", "商品卡", score, matched_by, sku=sku)
+
+
+def test_a_literally_matched_top_card_keeps_only_literal_matches() -> None:
+    # 一段奶粉: the 1段 card matched on its stage; the 3段 card only sounds alike.
+    faq = Hit("f1", "faq:faq.csv", "faq", "常见问题", "", "问：奶粉1段和2段能混着吃吗？", 0.028, "dense")
+    hits = [
+        _card("MB-111", "exact", 0.045),
+        _card("MB-113", "dense", 0.029),
+        faq,
+        _card("MB-112", "exact", 0.02),
+    ]
+    assert card_skus(hits) == ["MB-111"]
+    hits = [_card("MB-111", "exact", 0.045), _card("MB-112", "exact", 0.04), _card("MB-113", "dense", 0.03)]
+    assert card_skus(hits) == ["MB-111", "MB-112"]
+
+
+def test_without_a_literal_top_match_the_top_cards_are_kept() -> None:
+    faq = Hit("f1", "faq:faq.csv", "faq", "常见问题", "", "问：跑鞋偏大还是偏小？", 0.03, "dense")
+    hits = [
+        _card("FS-503", "dense", 0.029),
+        _card("MB-103", "lexical", 0.027),
+        _card("FS-504", "exact", 0.02),
+    ]
+    assert card_skus(hits) == ["FS-503", "MB-103", "FS-504"]
+    # an FAQ on top: the literal match below it does not narrow the cards either
+    assert card_skus([faq, _card("FS-504", "exact", 0.02), _card("FS-503", "dense", 0.01)]) == [
+        "FS-504",
+        "FS-503",
+    ]
