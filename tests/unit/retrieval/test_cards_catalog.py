@@ -121,7 +121,7 @@ def test_store_products_make_cards() -> None:
         ("用了一段时间就坏了", "用了一段时间就坏了"),
         ("走一段路", "走一段路"),
         ("统一包装吗", "统一包装吗"),
-        ("四一码", "四一码"),
+        ("四一码", "41码"),  # typed digit by digit
     ],
 )
 def test_chinese_numerals_before_a_unit_become_digits(text: str, digits: str) -> None:
@@ -131,7 +131,8 @@ def test_chinese_numerals_before_a_unit_become_digits(text: str, digits: str) ->
 def test_chinese_number_reads_one_number_or_none() -> None:
     read = {n: chinese_number(n) for n in ("一", "两", "十", "十一", "四十一", "二十", "一百零五")}
     assert read == {"一": 1, "两": 2, "十": 10, "十一": 11, "四十一": 41, "二十": 20, "一百零五": 105}
-    assert chinese_number("四一") is None
+    assert chinese_number("四一") == 41  # typed digit by digit
+    assert chinese_number("十十") is None
 
 
 def test_stage_words_are_terms_and_match_chinese_numerals() -> None:
