@@ -200,9 +200,8 @@ def _turns(messages: list[Message]) -> list[Turn]:
 
 def _customer_facts(session: Session, shop_id: int, customer_id: int, results: ToolResults) -> CustomerFacts:
     customer = CustomerRepository(session).get(shop_id, customer_id)
-    recent = OrderRepository(session).recent_for_customer(shop_id, customer_id, limit=20)
     segment = next((str(t) for t in customer.tags or [] if isinstance(t, str)), None)
-    lifetime = sum((o.total_amount for o in recent), Decimal("0"))
+    lifetime = OrderRepository(session).lifetime_value(shop_id, customer_id)
     order_value = results.order.total if results.order is not None else Decimal("0")
     return CustomerFacts(segment=segment, lifetime_value=lifetime, order_value=order_value)
 

@@ -51,6 +51,19 @@ class OrderRepository:
             )
         )
 
+    def lifetime_value(self, shop_id: int, customer_id: int) -> Decimal:
+        """What the customer has spent with the shop: every order but the unpaid, cancelled and
+        refunded ones. One aggregate, so a turn does not load order rows to add them up."""
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Order.total_amount), 0)).where(
+                Order.shop_id == shop_id,
+                Order.customer_id == customer_id,
+                Order.status.not_in(NOT_DEMAND_STATUSES),
+            )
+        )
+        # SQLite sums NUMERIC as a float: back to cents.
+        return Decimal(str(total or 0)).quantize(Decimal("0.01"))
+
     def iter_lines(
         self,
         shop_id: int,

@@ -109,6 +109,15 @@ def test_recent_for_customer_newest_first(session: Session, data: dict[str, int]
     assert repo.recent_for_customer(data["b"], data["c1"]) == []
 
 
+def test_lifetime_value_adds_what_was_spent_in_this_shop(session: Session, data: dict[str, int]) -> None:
+    repo = OrderRepository(session)
+    # 258 + 129; the cancelled and the refunded orders were not spent.
+    assert repo.lifetime_value(data["a"], data["c1"]) == Decimal("387.00")
+    assert repo.lifetime_value(data["a"], data["c2"]) == Decimal("129.00")
+    assert repo.lifetime_value(data["b"], data["c1"]) == Decimal("0.00")  # another shop's customer id
+    assert repo.lifetime_value(data["a"], data["cb"]) == Decimal("0.00")
+
+
 def test_iter_lines_skips_non_demand_and_other_shops(session: Session, data: dict[str, int]) -> None:
     lines = list(OrderRepository(session).iter_lines(data["a"]))
     assert lines == [
