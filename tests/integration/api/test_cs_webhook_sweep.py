@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from store.models import Customer, WebhookDelivery, WebhookDeliveryStatus
 from store.repositories.conversations import ConversationRepository
 from store.repositories.shops import ShopRepository
 from store.repositories.webhooks import WebhookRepository
+from tests.integration.api.test_cs_webhooks import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,45 +34,10 @@ SECRET = "whsec_sweep_0123456789"
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
 
-class SlowReceiver:
-    """A real endpoint that takes `delay_s` to answer 200, so concurrent attempts would overlap."""
-
-    def __init__(self, delay_s: float = 0.0) -> None:
-        self.delay_s = delay_s
-        self.deliveries: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # http.server calls it by this name
-                self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.deliveries.append(self.headers["X-Siyu-Delivery"])
-                time.sleep(receiver.delay_s)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/siyu"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[SlowReceiver]:
-    r = SlowReceiver(delay_s=0.3)
-    yield r
-    r.close()
+def receiver() -> Iterator[Receiver]:
+    with Receiver(delay_s=0.3) as r:
+        yield r
 
 
 def _shop(runtime: Runtime, url: str) -> tuple[int, int]:
@@ -123,7 +88,7 @@ class Inline:
 
 
 def test_only_a_delivery_lost_before_its_enqueue_is_swept_and_it_is_sent_once(
-    runtime: Runtime, receiver: SlowReceiver
+    runtime: Runtime, receiver: Receiver
 ) -> None:
     shop_id, handoff_id = _shop(runtime, receiver.url)
     now = datetime.now(UTC)
@@ -177,9 +142,7 @@ def test_only_a_delivery_lost_before_its_enqueue_is_swept_and_it_is_sent_once(
     assert webhooks.sweep(runtime, dispatch) == [] and len(receiver.deliveries) == 2
 
 
-def test_concurrent_sweepers_re_enqueue_a_lost_delivery_once(
-    runtime: Runtime, receiver: SlowReceiver
-) -> None:
+def test_concurrent_sweepers_re_enqueue_a_lost_delivery_once(runtime: Runtime, receiver: Receiver) -> None:
     shop_id, handoff_id = _shop(runtime, receiver.url)
     lost = _delivery(
         runtime, shop_id, handoff_id, receiver.url, created_at=datetime.now(UTC) - timedelta(minutes=3)
@@ -199,7 +162,7 @@ def test_concurrent_sweepers_re_enqueue_a_lost_delivery_once(
     assert webhooks.sweep(runtime, lambda *_: queued.append(-1)) == [] and queued == [lost]
 
 
-def test_the_swept_message_and_a_slow_original_post_once(runtime: Runtime, receiver: SlowReceiver) -> None:
+def test_the_swept_message_and_a_slow_original_post_once(runtime: Runtime, receiver: Receiver) -> None:
     """The original enqueue was only slow, not lost: both messages reach workers at once, and the
     delivery's claim lets exactly one of them POST."""
     shop_id, handoff_id = _shop(runtime, receiver.url)
@@ -222,7 +185,7 @@ def test_the_swept_message_and_a_slow_original_post_once(runtime: Runtime, recei
     assert row.status is WebhookDeliveryStatus.delivered and row.attempts == 1
 
 
-def test_an_attempt_before_its_retry_is_due_sends_nothing(runtime: Runtime, receiver: SlowReceiver) -> None:
+def test_an_attempt_before_its_retry_is_due_sends_nothing(runtime: Runtime, receiver: Receiver) -> None:
     shop_id, handoff_id = _shop(runtime, receiver.url)
     later = _delivery(
         runtime,
@@ -242,7 +205,7 @@ def test_beat_runs_the_sweeper_every_minute(runtime: Runtime) -> None:
 
 
 def test_the_beat_task_sweeps_through_a_celery_worker(
-    runtime: Runtime, receiver: SlowReceiver, tmp_path: Path
+    runtime: Runtime, receiver: Receiver, tmp_path: Path
 ) -> None:
     shop_id, handoff_id = _shop(runtime, receiver.url)
     lost = _delivery(

@@ -57,10 +57,12 @@ class Hit:
 
 
 class Receiver:
-    """A real HTTP endpoint on 127.0.0.1 answering the scripted statuses (then 200)."""
+    """A real HTTP endpoint on 127.0.0.1 answering the scripted statuses (then 200), each after
+    `delay_s` (so concurrent attempts would overlap)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, delay_s: float = 0.0) -> None:
         self.statuses: deque[int] = deque(statuses or [])
+        self.delay_s = delay_s
         self.hits: list[Hit] = []
         receiver = self
 
@@ -68,6 +70,7 @@ class Receiver:
             def do_POST(self) -> None:  # http.server calls it by this name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.hits.append(Hit(dict(self.headers.items()), body, time.monotonic()))
+                time.sleep(receiver.delay_s)
                 code = receiver.statuses.popleft() if receiver.statuses else 200
                 self.send_response(code)
                 self.send_header("Content-Length", "2")
@@ -83,6 +86,11 @@ class Receiver:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/siyu"
+
+    @property
+    def deliveries(self) -> list[str]:
+        """The X-Siyu-Delivery id of each POST received, in order."""
+        return [v for hit in self.hits for k, v in hit.headers.items() if k.lower() == "x-siyu-delivery"]
 
     def __enter__(self) -> Receiver:
         self.thread.start()
