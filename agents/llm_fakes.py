@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.llm import ChatRequest, ChatResponse, LLMCallSink, LLMGateway, temperatures_from
+from agents.local_server import LocalServer
 from store.settings import Settings
 
 Scripted = str | Mapping[str, Any] | list[Any] | BaseModel | BaseException | ChatResponse
@@ -174,8 +174,7 @@ class StubOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.overused = 0
         self.max_lifetime_s = max_lifetime_s
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._local: LocalServer | None = None
         self._timer: threading.Timer | None = None
         self.port = 0
 
@@ -252,40 +251,24 @@ class StubOpenAIServer:
         return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
 
     def __enter__(self) -> StubOpenAIServer:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        self._local = LocalServer(
             self._app(),
-            log_level="warning",
-            access_log=False,
+            start_timeout_s=10,
+            join_timeout_s=10,
             lifespan="off",
-            ws="none",
             http="h11",
             timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._stop()
-                raise RuntimeError("StubOpenAIServer failed to start")
-            time.sleep(0.01)
+        self._local.start()
+        self.port = self._local.port
         self._timer = threading.Timer(self.max_lifetime_s, self._stop)
         self._timer.daemon = True
         self._timer.start()
         return self
 
     def _stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
+        if self._local is not None:
+            self._local.stop()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +58,26 @@ def ingest_params(
     }
 
 
-def _read_stashed(ctx: JobContext, path: Path, name: str) -> bytes:
-    """The upload the API stashed for this job; the caller deletes it when the job ends."""
-    ctx.report(0.02, f"正在读取 {name}")
+@contextmanager
+def _stashed_upload(ctx: JobContext) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the upload the API stashed for this job; the file is deleted when the
+    job ends, whether it succeeded or not."""
+    path, name = Path(str(ctx.params["path"])), str(ctx.params["name"])
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+        ctx.report(0.02, f"正在读取 {name}")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput("上传的文件已不在服务器上，请重新上传", file=name) from exc
+        yield name, data
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @job_kind(INGEST_KIND)
 def ingest_job(ctx: JobContext) -> dict[str, Any]:
     params = ctx.params
-    path, name = Path(str(params["path"])), str(params["name"])
-    try:
-        data = _read_stashed(ctx, path, name)
+    with _stashed_upload(ctx) as (name, data):
 
         def progress(done: int, total: int) -> None:
             ctx.report(0.1 + 0.85 * done / max(total, 1), f"已向量化 {done}/{total} 段")
@@ -86,8 +93,6 @@ def ingest_job(ctx: JobContext) -> dict[str, Any]:
             source=params.get("source"),
             progress=progress,
         )
-    finally:
-        path.unlink(missing_ok=True)
     return service.as_dict(view)
 
 
@@ -97,16 +102,11 @@ PRODUCT_IMPORT_KIND = "kb_product_import"
 @job_kind(PRODUCT_IMPORT_KIND)
 def product_import_job(ctx: JobContext) -> dict[str, Any]:
     """A large product file: parse, write the catalog in one transaction, re-index changed cards."""
-    params = ctx.params
-    path, name = Path(str(params["path"])), str(params["name"])
-    try:
-        data = _read_stashed(ctx, path, name)
+    with _stashed_upload(ctx) as (name, data):
 
         def progress(done: int, total: int) -> None:
             ctx.report(0.3 + 0.65 * done / max(total, 1), f"已索引商品卡片 {done}/{total}")
 
         ctx.report(0.05, "正在校验并写入商品库")
         report = catalog_import.import_products(ctx.runtime, ctx.shop_id, name, data, progress=progress)
-    finally:
-        path.unlink(missing_ok=True)
     return catalog_import.as_dict(report)

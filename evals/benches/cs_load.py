@@ -31,8 +31,6 @@ import asyncio
 import os
 import random
 import re
-import socket
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from typing import Any, Literal
 import httpx
 
 from agents.llm_fakes import Behaviour, Delay, Malformed, Reply, Status, StubOpenAIServer
+from agents.local_server import LocalServer
 from agents.privacy import mask_pii
 from api.app import create_app
 from api.routers.conversations import get_suggest_dispatch
@@ -107,44 +106,21 @@ def _behaviour(kind: CallKind) -> Behaviour:
 
 
 class LiveApi:
-    """`with LiveApi(runtime) as api: api.base_url` — uvicorn on a free 127.0.0.1 port, in a thread."""
+    """`with LiveApi(app) as api: api.base_url` — uvicorn on a free 127.0.0.1 port, in a thread."""
 
     def __init__(self, app: Any) -> None:
-        self.app = app
-        self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._local = LocalServer(app, start_timeout_s=30, join_timeout_s=15, timeout_graceful_shutdown=5)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self._local.port}"
 
     def __enter__(self) -> LiveApi:
-        import uvicorn
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=5
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.__exit__(None, None, None)
-                raise RuntimeError("the API did not start")
-            time.sleep(0.02)
+        self._local.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        self._local.stop()
 
 
 # -- driving it ------------------------------------------------------------------------------
