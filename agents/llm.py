@@ -6,7 +6,7 @@
       └── stream(prompt, agent)           text deltas for SSE
     ChatModel (Protocol)
       ├── OpenAIChatModel                 the `openai` client: any OpenAI-compatible server
-      └── agents.llm_fakes.ScriptedChatModel   tests
+      └── ScriptedChatModel               tests and evals (`evals.doubles.llm`)
 
 Every call to the model produces one `LLMCallRecord` (prompt id/version, model, tokens,
 latency, outcome); results carry theirs, and a pluggable sink persists them. Failures raise

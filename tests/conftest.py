@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.llm_fakes import ScriptedChatModel
 from agents.runtime import Runtime
 from api.app import create_app
+from evals.doubles.llm import ScriptedChatModel
 from retrieval.embedding import Embedder
 from store import migrate
 from store.db import make_engine
@@ -200,7 +200,7 @@ def admin_key(session_factory: sessionmaker[Session]) -> str:
 def scripted_llm() -> Iterator[ScriptedChatModel]:
     """A strict scripted chat model: `scripted_llm.add("回复", {...}, LLMTimeout())`.
 
-    Wrap it with `agents.llm_fakes.scripted_gateway(scripted_llm)` (or install that in the
+    Wrap it with `evals.doubles.llm.scripted_gateway(scripted_llm)` (or install that in the
     runtime with `runtime.put("llm", ...)`). Unused replies fail the test at teardown.
     """
     model = ScriptedChatModel()

@@ -38,13 +38,13 @@ from typing import Any, Literal
 
 import httpx
 
-from agents.llm_fakes import Behaviour, Delay, Malformed, Reply, Status, StubOpenAIServer
-from agents.local_server import LocalServer
 from agents.privacy import mask_pii
 from api.app import create_app
 from api.routers.conversations import get_suggest_dispatch
 from evals.bench import BenchContext, BenchResult, bench, percentile
 from evals.benches.cs import DemoShop, Kind, ScriptedConversation, conversation_script, demo_shop
+from evals.doubles.llm import Behaviour, Delay, Malformed, Reply, Status, StubOpenAIServer
+from evals.doubles.local_server import LocalServer
 from retrieval.embedding import Embedder
 from store.models import MessageRole, Role
 from store.repositories.conversations import ConversationRepository

@@ -476,7 +476,7 @@ def _catalog() -> Sequence[Any]:
 
 def run_item(shop: _Shop, item: Item, *, compromised_llm: bool = False) -> Outcome:
     from agents.customer_service import service
-    from agents.llm_fakes import ScriptedChatModel, scripted_gateway
+    from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 
     out = Outcome(item)
     if item.shop_cs:

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 from agents.copywriter.generate import count_emoji, count_hashtags
 from agents.jobs import Enqueue, run_job
-from agents.llm_fakes import ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
 from api.app import create_app
 from api.cli import app as cli_app
 from api.cli import copy as cli_copy
 from api.cli.demo import STEPS, TOUR_MOMENTS_SKU
 from api.routers.jobs import get_enqueue
+from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from store.models import Product, Role
 from store.settings import Settings
 from tests.conftest import ShopKeys

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.jobs import run_job
-from agents.llm_fakes import ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.jobs import get_enqueue
+from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from store.demo import DemoKeys, load_demo
 from store.errors import LLMTimeout
 from store.models import Role

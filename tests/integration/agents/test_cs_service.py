@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 
 from agents.customer_service import service
 from agents.llm import ChatRequest, ChatResponse
-from agents.llm_fakes import Scripted, ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
+from evals.doubles.llm import Scripted, ScriptedChatModel, scripted_gateway
 from evals.suites.kb import demo_documents
 from retrieval.embedding import Embedder
 from retrieval.index import KnowledgeBase, index_documents

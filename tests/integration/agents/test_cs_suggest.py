@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from agents.customer_service import service
 from agents.customer_service.suggest import write_llm_suggestion
 from agents.jobs import install_runtime
-from agents.llm_fakes import Scripted, ScriptedChatModel, scripted_gateway
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now
 from api.worker import make_celery
+from evals.doubles.llm import Scripted, ScriptedChatModel, scripted_gateway
 from retrieval.embedding import Embedder
 from store.errors import LLMUnavailable
 from store.models import Handoff, Role

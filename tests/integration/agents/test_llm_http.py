@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.llm import LLMCallRecord, LLMCallSink, LLMGateway, SessionCallSink, build_gateway
-from agents.llm_fakes import Delay, Malformed, Reply, ReplyJSON, Status, StubOpenAIServer
 from agents.runtime import Runtime
+from evals.doubles.llm import Delay, Malformed, Reply, ReplyJSON, Status, StubOpenAIServer
 from prompts import RenderedPrompt, load_prompt, render
 from store.errors import LLMBadOutput, LLMTimeout, LLMUnavailable
 from store.repositories.llm_calls import LlmCallRepository

@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.llm import build_gateway
-from agents.llm_fakes import Cut, Reply, StubOpenAIServer
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now, reply_chunks
+from evals.doubles.llm import Cut, Reply, StubOpenAIServer
 from retrieval.embedding import Embedder
 from store.models import Role
 from store.settings import Settings

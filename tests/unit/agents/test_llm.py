@@ -7,7 +7,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agents.llm import LLMCallRecord, LLMGateway, build_gateway, extract_json
-from agents.llm_fakes import ScriptedChatModel, scripted_gateway
+from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from prompts import RenderedPrompt
 from store.errors import LLMBadOutput, LLMTimeout, LLMUnavailable
 from store.settings import Settings

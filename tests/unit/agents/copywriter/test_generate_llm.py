@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from agents.copywriter.generate import LLMEngine, MomentsOutput, MomentsSpec, ProductInfo, shape_llm_text
 from agents.copywriter.templates import default_library
-from agents.llm_fakes import ScriptedChatModel, scripted_gateway
+from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from store.errors import LLMTimeout
 
 CUP = ProductInfo(

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.llm import ChatRequest, ChatResponse, LLMCallSink, LLMGateway, temperatures_from
-from agents.local_server import LocalServer
+from evals.doubles.local_server import LocalServer
 from store.settings import Settings
 
 Scripted = str | Mapping[str, Any] | list[Any] | BaseModel | BaseException | ChatResponse

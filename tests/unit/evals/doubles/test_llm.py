@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from agents.llm import ChatRequest, ChatResponse
-from agents.llm_fakes import ScriptedChatModel
+from evals.doubles.llm import ScriptedChatModel
 from store.errors import LLMTimeout
 
 REQUEST = ChatRequest(messages=({"role": "user", "content": "在吗"},), model="m", temperature=0.3)
