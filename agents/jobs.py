@@ -77,6 +77,8 @@ Enqueue = Callable[[str, str, int], None]
 @dataclass
 class _Kinds:
     bodies: dict[str, JobBody] = field(default_factory=dict)
+    # Kinds this process submits but whose body only a worker imports (see `remote_job_kind`).
+    remote: set[str] = field(default_factory=set)
 
 
 KINDS = _Kinds()
@@ -99,6 +101,13 @@ def job_kind(kind: str) -> Callable[[JobBody], JobBody]:
         return body
 
     return decorate
+
+
+def remote_job_kind(kind: str) -> str:
+    """Declare a kind this process may submit without holding its body: the worker registers
+    it (the eval job, whose body is in `evals`, which the API process never imports)."""
+    KINDS.remote.add(kind)
+    return kind
 
 
 @dataclass(frozen=True)
@@ -154,8 +163,9 @@ def submit_job(
     message: str = "排队中",
 ) -> JobView:
     """Commit a queued job, then hand it to a worker. A refused enqueue marks the job failed."""
-    if kind not in KINDS.bodies:
-        raise ValueError(f"unknown job kind {kind!r}; known: {', '.join(sorted(KINDS.bodies))}")
+    if kind not in KINDS.bodies and kind not in KINDS.remote:
+        known = ", ".join(sorted(KINDS.bodies.keys() | KINDS.remote))
+        raise ValueError(f"unknown job kind {kind!r}; known: {known}")
     with session_scope(runtime.sessions) as session:
         job = JobRepository(session).create(shop_id, kind, params, message=message)
         job.celery_id = job.id  # the Celery task id is the job id: one id to grep in both places

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from api.celery_app import make_celery
 from api.cli.common import console, handle_errors, settings
-from api.worker import make_celery
 
 
 class Pool(StrEnum):

@@ -28,10 +28,10 @@ from agents.customer_service.suggest import SuggestDispatch
 from agents.customer_service.tasks import SUGGEST_TASK
 from agents.customer_service.webhooks import WebhookDispatch
 from agents.runtime import Runtime
+from api.celery_app import runtime_celery
 from api.deps import Caller, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
 from api.routers.webhooks import WebhookDispatchDep
-from api.worker import make_celery
 from store.errors import Forbidden, NotFound, SiyuError, Unauthenticated
 from store.models import ConversationState, Role
 
@@ -54,8 +54,7 @@ def celery_suggest(runtime: Runtime) -> SuggestDispatch:
     """Sends `siyu.cs.suggest_reply` (a handoff's LLM suggested reply) over the runtime's Celery app."""
 
     def suggest(shop_id: int, handoff_id: int) -> None:
-        app = runtime.once("celery", lambda: make_celery(runtime.settings))
-        app.send_task(SUGGEST_TASK, args=[shop_id, handoff_id])
+        runtime_celery(runtime).send_task(SUGGEST_TASK, args=[shop_id, handoff_id])
 
     return suggest
 

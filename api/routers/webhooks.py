@@ -16,9 +16,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 from agents.customer_service.tasks import WEBHOOK_TASK
 from agents.customer_service.webhooks import WebhookDispatch
 from agents.runtime import Runtime
+from api.celery_app import runtime_celery
 from api.deps import OwnerDep, RuntimeDep, SessionDep
 from api.errors import error_responses
-from api.worker import make_celery
 from store.errors import Forbidden, Unauthenticated
 from store.repositories.webhooks import WebhookRepository
 
@@ -31,8 +31,9 @@ def celery_dispatch(runtime: Runtime) -> WebhookDispatch:
     """Sends `siyu.cs.webhook` over the runtime's Celery app, built on the first event only."""
 
     def dispatch(shop_id: int, delivery_id: int, countdown_s: float) -> None:
-        app = runtime.once("celery", lambda: make_celery(runtime.settings))
-        app.send_task(WEBHOOK_TASK, args=[shop_id, delivery_id], countdown=countdown_s or None)
+        runtime_celery(runtime).send_task(
+            WEBHOOK_TASK, args=[shop_id, delivery_id], countdown=countdown_s or None
+        )
 
     return dispatch
 

@@ -16,10 +16,11 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import evals.tasks  # noqa: F401  # registers the eval job body that `_inline` runs
 from agents.jobs import Enqueue, run_job
 from agents.runtime import Runtime
 from api.app import create_app
-from api.routers.jobs import get_enqueue
+from api.routers.jobs import EVAL_SUITES, get_enqueue, get_eval_suites
 from evals import harness
 from store.models import Role
 from store.repositories.jobs import JobRepository
@@ -38,9 +39,10 @@ def _inline(runtime: Runtime) -> Enqueue:
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> FastAPI:
+def app(runtime: Runtime, tiny_suite: str) -> FastAPI:
     app = create_app(runtime=runtime)
     app.dependency_overrides[get_enqueue] = lambda: _inline(runtime)
+    app.dependency_overrides[get_eval_suites] = lambda: EVAL_SUITES | {tiny_suite}
     return app
 
 

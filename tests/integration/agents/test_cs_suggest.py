@@ -19,8 +19,8 @@ from agents.customer_service.suggest import write_llm_suggestion
 from agents.jobs import install_runtime
 from agents.runtime import Runtime
 from api.app import create_app
+from api.celery_app import make_celery
 from api.routers.conversations import get_now
-from api.worker import make_celery
 from evals.doubles.llm import Scripted, ScriptedChatModel, scripted_gateway
 from retrieval.embedding import Embedder
 from store.errors import LLMUnavailable

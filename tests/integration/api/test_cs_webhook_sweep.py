@@ -21,7 +21,7 @@ from agents.customer_service import webhooks
 from agents.customer_service.tasks import SWEEP_EVERY_S, SWEEP_TASK
 from agents.jobs import install_runtime
 from agents.runtime import Runtime
-from api.worker import make_celery
+from api.celery_app import make_celery
 from store.models import Customer, WebhookDelivery, WebhookDeliveryStatus
 from store.repositories.conversations import ConversationRepository
 from store.repositories.shops import ShopRepository

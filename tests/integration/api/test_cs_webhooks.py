@@ -27,9 +27,9 @@ from agents.customer_service.tasks import WEBHOOK_TASK
 from agents.jobs import install_runtime
 from agents.runtime import Runtime
 from api.app import create_app
+from api.celery_app import make_celery
 from api.routers.conversations import get_now
 from api.routers.webhooks import get_webhook_dispatch
-from api.worker import make_celery
 from retrieval.embedding import Embedder
 from store.models import Role
 from store.repositories.shops import ApiKeyRepository

@@ -18,9 +18,10 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
+import evals.tasks  # noqa: F401  # registers the eval job body with the in-process worker
 from agents.jobs import JobContext, JobView, install_runtime, job_kind, read_job, submit_job
 from agents.runtime import Runtime
-from api.worker import enqueuer, make_celery
+from api.celery_app import enqueuer, make_celery
 from evals import harness
 from store.models import JobStatus
 from tests.conftest import ShopKeys
