@@ -1,12 +1,14 @@
 """Bench `cs-load`: a bounded load run of the customer-service API with a failing LLM.
 
-The real app (uvicorn, in this process, on a free 127.0.0.1 port) serves the demo shop from a
-throwaway database. Its LLM engine points at `StubOpenAIServer`, scripted so that 20% of calls
-fail, in blocks of 20 with one of each kind: a timeout (the stub answers after the client's
-timeout), an HTTP 500, a malformed 200 body, and an off-policy reply (a valid completion that
-promises a discount, which the commitment guard must refuse). 200 conversations (default) then
-talk to the API at once over HTTP (httpx async), several messages each; customers keep typing
-after a 转人工.
+The API runs the way an operator runs it: its own process (`python -m uvicorn --factory
+api.app:create_app`, configured only by `SIYU_*` variables) on a free 127.0.0.1 port, serving
+the demo shop from a throwaway database. The bench never imports the app: it talks HTTP, as
+the load does, and client and server do not share one interpreter's lock. Its LLM engine
+points at `StubOpenAIServer`, scripted so that 20% of calls fail, in blocks of 20 with one of
+each kind: a timeout (the stub answers after the client's timeout), an HTTP 500, a malformed 200
+body, and an off-policy reply (a valid completion that promises a discount, which the commitment
+guard must refuse). 200 conversations (default) then talk to the API at once over HTTP (httpx
+async), several messages each; customers keep typing after a 转人工.
 
 Afterwards, from the store, never from the HTTP responses:
 - 0 messages lost: each conversation's customer messages are exactly the texts sent;
@@ -20,6 +22,10 @@ turn's engine, so the checks above use answer calls; intent calls are matched to
 (unmatched_requests counts both) and reported on their own. The stub's good reply is prose, so
 every intent opinion here fails to parse (after one repair round) and the offline intent stands.
 
+A handoff's LLM suggested reply is sent to a throwaway Celery broker (a SQLite file beside the
+database) that no worker reads, so the stub's script stays the turns' own; the bench counts
+the messages queued there afterwards.
+
 Sizes: `SIYU_BENCH_CS_CONVERSATIONS` (default 200; `--quick` 50), `SIYU_BENCH_CS_MESSAGES`
 (default 4). The LLM client timeout is 1 s and retries are off, so a failed call fails the turn's
 LLM phrasing outright (with the default single retry most 500s would be hidden).
@@ -31,20 +37,27 @@ import asyncio
 import os
 import random
 import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal
 
 import httpx
+from kombu.connection import Connection
+from pydantic import SecretStr
 
+from agents.customer_service.tasks import SUGGEST_TASK
 from agents.privacy import mask_pii
-from api.app import create_app
-from api.routers.conversations import get_suggest_dispatch
 from evals.bench import BenchContext, BenchResult, bench, percentile
 from evals.benches.cs import DemoShop, Kind, ScriptedConversation, conversation_script, demo_shop
 from evals.doubles.llm import Behaviour, Delay, Malformed, Reply, Status, StubOpenAIServer
-from evals.doubles.local_server import LocalServer
 from retrieval.embedding import Embedder
 from store.models import MessageRole, Role
 from store.repositories.conversations import ConversationRepository
@@ -102,25 +115,126 @@ def _behaviour(kind: CallKind) -> Behaviour:
     return Reply(GOOD_REPLY)
 
 
-# -- the API in this process -----------------------------------------------------------------
+# -- the API in its own process ----------------------------------------------------------------
+
+API_START_TIMEOUT_S = 120.0
+API_STOP_TIMEOUT_S = 15.0
 
 
-class LiveApi:
-    """`with LiveApi(app) as api: api.base_url` — uvicorn on a free 127.0.0.1 port, in a thread."""
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `load_settings()` in a child process equal `settings`.
 
-    def __init__(self, app: Any) -> None:
-        self._local = LocalServer(app, start_timeout_s=30, join_timeout_s=15, timeout_graceful_shutdown=5)
+    Every inherited `SIYU_*` variable is dropped first: a field left unset here must stay unset
+    there (CI exports a Redis broker and a Chroma server this scratch shop must not use)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        env[f"SIYU_{name.upper()}"] = text
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def _free_port() -> int:
+    # The child binds it a moment later; the window is tiny, and a clash fails the start loudly.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ApiProcess:
+    """`with ApiProcess(settings, log_path) as api: api.base_url` — `uvicorn --factory
+    api.app:create_app` in a child process, ready once `/v1/health` answers."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.port = _free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._local.port}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> LiveApi:
-        self._local.start()
+    def __enter__(self) -> ApiProcess:
+        argv = [
+            sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                argv, env=settings_env(self.settings), stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self._stop()
+            raise
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self._local.stop()
+    def _wait_healthy(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + API_START_TIMEOUT_S
+        while True:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the API exited with {self._proc.returncode}: {self._log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/v1/health", timeout=2.0).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not answer /v1/health in {API_START_TIMEOUT_S:.0f} s")
+            time.sleep(0.2)
+
+    def _log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def _stop(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        # SIGINT: uvicorn's graceful shutdown, so the app's lifespan closes the runtime.
+        self._proc.send_signal(signal.SIGINT)
+        try:
+            self._proc.wait(timeout=API_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop()
+
+
+def warm_up(base_url: str, api_key: str) -> None:
+    """One KB search loads the embedder and the index, as an operator's readiness probe would:
+    the first turns must not time the model load. It asks no LLM, so the stub's script is intact."""
+    r = httpx.post(
+        f"{base_url}/v1/kb/search",
+        json={"query": "退货运费谁出"},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=API_START_TIMEOUT_S,
+    )
+    r.raise_for_status()
+
+
+def queued_tasks(broker_url: str, task: str) -> int:
+    """How many `task` messages wait in the default queue of a broker no worker reads."""
+    count = 0
+    with Connection(broker_url) as conn:  # type: ignore[no-untyped-call]  # kombu leaves __init__ unannotated
+        queue = conn.SimpleQueue("celery")
+        try:
+            while True:
+                try:
+                    message = queue.get(block=False)
+                except queue.Empty:
+                    return count
+                count += message.headers.get("task") == task
+                message.ack()
+        finally:
+            queue.close()
 
 
 # -- driving it ------------------------------------------------------------------------------
@@ -340,32 +454,40 @@ def _is_intent_request(body: dict[str, Any]) -> bool:
 
 
 def load_run(base: Settings, embedder: Embedder, config: LoadConfig, *, customers: int = 200) -> LoadReport:
-    """Set up the demo shop, the stub LLM and the API; drive it; verify from the store."""
+    """Set up the demo shop, the stub LLM and the API process; drive it; verify from the store.
+
+    `base.resolved_cache_dir` must hold the converted embedding model: the API process loads
+    its own from there (`embedder` serves this process: indexing the demo shop)."""
     # Up to three calls a turn: an intent opinion and its repair round, then the answer.
     script = llm_script(3 * config.conversations * config.messages + 20, config.seed)
-    with StubOpenAIServer([b for _, b in script], max_lifetime_s=900) as stub:
+    with (
+        tempfile.TemporaryDirectory(prefix="siyu-bench-cs-load-") as tmp,
+        StubOpenAIServer([b for _, b in script], max_lifetime_s=900) as stub,
+    ):
+        root = Path(tmp)
         overrides: dict[str, Any] = {
             "llm_base_url": stub.base_url,
             "llm_api_key": "sk-stub",
             "llm_timeout_s": LLM_TIMEOUT_S,
             "llm_max_retries": 0,
             "log_level": "ERROR",
+            "cache_dir": base.resolved_cache_dir.resolve(),
+            # Suggested replies land in a broker of their own that no worker reads.
+            "celery_broker_url": f"sqla+sqlite:///{root / 'celery-broker.db'}",
+            "celery_result_backend": f"db+sqlite:///{root / 'celery-results.db'}",
         }
-        with demo_shop(base, embedder, customers=customers, overrides=overrides) as shop:
+        with demo_shop(base, embedder, customers=customers, workdir=root, overrides=overrides) as shop:
             convos = conversation_script(shop, config.conversations, config.messages, seed=config.seed)
-            app = create_app(runtime=shop.runtime)
-            # A handoff's LLM suggested reply is a worker's job; here it is only recorded, so the
-            # stub's script stays the turns' own and nothing reaches a real broker.
-            queued: list[tuple[int, int]] = []
-            app.dependency_overrides[get_suggest_dispatch] = lambda: lambda *ids: queued.append(ids)
-            with LiveApi(app) as api:
+            service_key = shop.keys.for_role(Role.service)
+            settings = shop.runtime.settings
+            with ApiProcess(settings, root / "api.log") as api:
+                warm_up(api.base_url, service_key)
                 t0 = time.perf_counter()
-                driven = asyncio.run(
-                    drive(api.base_url, shop.keys.for_role(Role.service), convos, config.request_timeout_s)
-                )
+                driven = asyncio.run(drive(api.base_url, service_key, convos, config.request_timeout_s))
                 wall = time.perf_counter() - t0
             requests = list(stub.requests)
-            return verify(shop, driven, requests, [k for k, _ in script], wall, len(queued))
+            queued = queued_tasks(settings.resolved_broker_url, SUGGEST_TASK)
+            return verify(shop, driven, requests, [k for k, _ in script], wall, queued)
 
 
 @bench("cs-load", "客服: 200 个并发会话走 HTTP, LLM 20% 失败 (超时/500/格式错/越权承诺), 校验 0 丢失与降级")

@@ -1,7 +1,7 @@
 """An ASGI app served by uvicorn on a free 127.0.0.1 port, in a daemon thread.
 
-Used where a real HTTP round trip is the point: the stub OpenAI server of the tests and the
-`cs-load` bench's API. The socket is bound before uvicorn starts, so the port is known at once
+Used where a real HTTP round trip is the point: the stub OpenAI server of the tests, the evals
+and the `cs-load` bench. The socket is bound before uvicorn starts, so the port is known at once
 and no other process can take it in between.
 """
 
