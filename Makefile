@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-unit test-integration lint format typecheck eval eval-ci bench local-llm clean
+.PHONY: install run test test-unit test-integration lint format typecheck layers eval eval-ci bench local-llm clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The import contracts in pyproject.toml ([tool.importlinter]): no layer imports upward.
+layers: $(STAMP)
+	$(BIN)/lint-imports
 
 # Every suite with its thresholds; exits non-zero on a regression.
 eval: $(STAMP)
