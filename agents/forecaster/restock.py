@@ -21,23 +21,23 @@ import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
-
-from scipy.stats import norm
+from statistics import NormalDist
 
 from agents.forecaster.schemas import BudgetLine, BudgetPlan, RestockAdvice, RestockInput
 
 Z_95 = 1.959963984540054
 MAX_PROJECTION_DAYS = 365  # beyond a year a stockout date means nothing (and may overflow `date`)
 _EPS = 6  # round to 6 decimals before ceil/floor so 100.0000000001 is not 101
+_STANDARD_NORMAL = NormalDist()
 
 
 def service_z(level: float) -> float:
-    return float(norm.ppf(level))
+    return _STANDARD_NORMAL.inv_cdf(level)
 
 
 def sd_from_interval(mean: float, hi: float, level: float = 95.0) -> float:
     """A day's sd from the upper bound of a symmetric prediction interval (e.g. hi95)."""
-    z = float(norm.ppf(0.5 + level / 200.0))
+    z = _STANDARD_NORMAL.inv_cdf(0.5 + level / 200.0)
     return max(hi - mean, 0.0) / z
 
 
