@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Alembic's `package:folder` form: it finds the folder through importlib.resources, so the
+# migrations run from an installed wheel as they do from the checkout.
+SCRIPT_LOCATION = "store:migrations"
 
 
 def alembic_config(database_url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
     # ConfigParser interpolation would choke on '%' in URL-encoded passwords.
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return cfg

@@ -10,7 +10,8 @@ import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, Literal, cast, get_args
 
 import yaml
@@ -28,7 +29,7 @@ VIOLATION_CATEGORIES: tuple[ViolationCategory, ...] = get_args(ViolationCategory
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 PRODUCT_CATEGORIES: tuple[ProductCategory, ...] = get_args(ProductCategory)
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = files("agents.copywriter") / "data"
 DEFAULT_LEXICON = DATA_DIR / "ad_lexicon.v1.yaml"
 
 _DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
@@ -197,7 +198,7 @@ def _allow_phrases(items: Any, source: str) -> Iterable[str]:
             raise LexiconError(f"{source} allow[{no}]: 应为字符串或 {{prefix, suffixes}}，实际为 {item!r}")
 
 
-def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
+def load_lexicon(path: Traversable = DEFAULT_LEXICON) -> Lexicon:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

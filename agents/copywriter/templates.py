@@ -16,7 +16,8 @@ import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any, Literal, get_args
 
 from agents.copywriter.errors import TemplateLibraryError
@@ -29,7 +30,8 @@ GOALS: tuple[Goal, ...] = get_args(Goal)
 AUDIENCES: tuple[Audience, ...] = get_args(Audience)
 TONES: tuple[Tone, ...] = get_args(Tone)
 
-LIBRARY_DIR = Path(__file__).resolve().parents[2] / "prompts" / "copywriter" / "library"
+# Package data, read through importlib.resources so an installed wheel finds it as a checkout does.
+LIBRARY_DIR = files("prompts") / "copywriter" / "library"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class TemplateLibrary:
         return out
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Traversable) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -91,11 +93,24 @@ def _per_key(data: Mapping[str, Any], keys: tuple[str, ...], where: str) -> dict
     return {k: _lines(data[k], f"{where}:{k}") for k in keys}
 
 
-def load_library(root: Path = LIBRARY_DIR) -> TemplateLibrary:
+def _toml_files(folder: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
+    """(relative posix path, file) of every `*.toml` under `folder`, sorted by path."""
+    found: list[tuple[str, Traversable]] = []
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            found += _toml_files(entry, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".toml"):
+            found.append((prefix + entry.name, entry))
+    return sorted(found, key=lambda item: item[0])
+
+
+def load_library(root: Traversable = LIBRARY_DIR) -> TemplateLibrary:
+    if not root.is_dir():
+        raise TemplateLibraryError(f"找不到模板库目录 {root}")
     digest = hashlib.sha256()
-    files = sorted(root.rglob("*.toml"))
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode())
+    toml_files = _toml_files(root)
+    for relative, path in toml_files:
+        digest.update(relative.encode())
         digest.update(path.read_bytes())
 
     def folder(
@@ -104,17 +119,22 @@ def load_library(root: Path = LIBRARY_DIR) -> TemplateLibrary:
         out = {}
         for key in keys:
             path = root / name / f"{key}.toml"
-            if not path.exists():
+            if not path.is_file():
                 raise TemplateLibraryError(f"缺少模板文件 {name}/{key}.toml")
             out[key] = _per_key(_read(path), inner, f"{name}/{key}.toml")
         return out
 
     benefits = []
-    for path in sorted((root / "benefits").glob("*.toml")):
+    for relative, path in toml_files:
+        if not relative.startswith("benefits/") or relative.count("/") != 1:
+            continue
         data = _read(path)
-        where = f"benefits/{path.name}"
         benefits.append(
-            BenefitGroup(path.stem, _lines(data.get("attributes"), where), _lines(data.get("lines"), where))
+            BenefitGroup(
+                path.name.removesuffix(".toml"),
+                _lines(data.get("attributes"), relative),
+                _lines(data.get("lines"), relative),
+            )
         )
     if not benefits:
         raise TemplateLibraryError("缺少 benefits/*.toml 模板")
@@ -127,7 +147,7 @@ def load_library(root: Path = LIBRARY_DIR) -> TemplateLibrary:
         prices=_per_key(_read(root / "prices.toml"), GOALS, "prices.toml"),
         calls=_per_key(_read(root / "calls.toml"), AUDIENCES, "calls.toml"),
         benefits=tuple(benefits),
-        files=len(files),
+        files=len(toml_files),
     )
 
 

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Literal
 
 import numpy as np
@@ -204,7 +204,7 @@ class LabelledExample:
 
 
 @functools.cache
-def load_examples(path: Path = EXAMPLES_PATH) -> tuple[LabelledExample, ...]:
+def load_examples(path: Traversable = EXAMPLES_PATH) -> tuple[LabelledExample, ...]:
     out: list[LabelledExample] = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.customer_service.errors import InvalidShopPolicy
 
-DATA_DIR = Path(__file__).parent / "data"
+DATA_DIR = files("agents.customer_service") / "data"
 
 
 class Intent(enum.StrEnum):

@@ -17,7 +17,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from agents.copywriter import service
@@ -28,9 +29,9 @@ from agents.copywriter.lexicon import VIOLATION_CATEGORIES, ProductCategory
 from agents.copywriter.schemas import CopyCheckRequest
 from agents.copywriter.templates import TONES
 from evals.harness import EvalContext, SuiteResult, Threshold, suite
+from store.demo.content import CATALOG_PATH
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "copy" / "compliance.v1.jsonl"
-DEMO_CATALOG = Path(__file__).resolve().parents[2] / "store" / "demo" / "catalog.json"
+DATA = files("evals") / "data" / "copy" / "compliance.v1.jsonl"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Labelled:
     tags: list[str]
 
 
-def load_cases(path: Path = DATA) -> list[Labelled]:
+def load_cases(path: Traversable = DATA) -> list[Labelled]:
     cases = []
     for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -144,7 +145,7 @@ QUICK_SKU_STEP = 4  # --quick: every 4th demo SKU (22 of 88), all goals and audi
 
 def demo_products() -> list[ProductInfo]:
     """The demo shop's catalogue as the copywriter sees it (prices as stored)."""
-    data = json.loads(DEMO_CATALOG.read_text(encoding="utf-8"))
+    data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     return [
         ProductInfo(
             sku=p["sku"],

@@ -30,12 +30,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 from evals.harness import EvalContext, SuiteResult, Threshold, suite
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "cs"
+DATA_DIR = files("evals") / "data" / "cs"
 END_DATE = date(2026, 11, 20)
 # Friday 2026-11-20 14:00 Beijing time: staff on shift, so a handoff is a plain handoff.
 ON_SHIFT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -78,11 +80,11 @@ class Item:
     manipulated: tuple[str, ...] = ()  # attacks: what a compromised LLM would say
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+def _rows(path: Traversable) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_conversations(path: Path) -> list[Item]:
+def load_conversations(path: Traversable) -> list[Item]:
     out = []
     for r in _rows(path):
         out.append(
@@ -101,7 +103,7 @@ def load_conversations(path: Path) -> list[Item]:
     return out
 
 
-def load_triage(path: Path) -> list[Item]:
+def load_triage(path: Traversable) -> list[Item]:
     """Single messages. The must-handoff ones are handoff items; the others only feed intents."""
     return [
         Item(
@@ -118,7 +120,7 @@ def load_triage(path: Path) -> list[Item]:
     ]
 
 
-def load_attacks(path: Path) -> list[Item]:
+def load_attacks(path: Traversable) -> list[Item]:
     return [
         Item(
             id=r["id"],
@@ -132,7 +134,7 @@ def load_attacks(path: Path) -> list[Item]:
     ]
 
 
-def load_all(data_dir: Path = DATA_DIR) -> list[Item]:
+def load_all(data_dir: Traversable = DATA_DIR) -> list[Item]:
     items = load_conversations(data_dir / "dev.jsonl") + load_conversations(data_dir / "holdout.jsonl")
     items += load_triage(data_dir / "triage.jsonl") + load_attacks(data_dir / "attacks.jsonl")
     ids = [i.id for i in items]

@@ -16,7 +16,8 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from evals.harness import EvalContext, SuiteResult, Threshold, suite
 from retrieval.embedders import E5_NAME, UseEmbedder, build_e5_embedder
 from retrieval.embedding import Embedder
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "embedder" / "pairs.jsonl"
+DATA = files("evals") / "data" / "embedder" / "pairs.jsonl"
 Scores = npt.NDArray[np.float64]
 
 _TOKEN_CHARS = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
@@ -40,7 +41,7 @@ class Pair:
     passage: str
 
 
-def load_pairs(path: Path = DATA) -> list[Pair]:
+def load_pairs(path: Traversable = DATA) -> list[Pair]:
     pairs = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:

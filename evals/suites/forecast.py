@@ -17,7 +17,8 @@ import math
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from agents.forecaster.schemas import RestockAdvice, RestockInput, SalesRow
 from agents.forecaster.selection import SelectionConfig, forecast_panel
 from evals.harness import EvalContext, SuiteResult, Threshold, suite
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "forecast"
+DATA = files("evals") / "data" / "forecast"
 END = date(2025, 11, 30)
 ORIGINS = (date(2025, 7, 15), date(2025, 9, 30), END)
 METHODS = ("selection", "seasonal_naive", "auto_ets")
@@ -115,7 +116,7 @@ def _close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
 
 
-def check_cases(path: Path) -> tuple[int, int, list[str]]:
+def check_cases(path: Traversable) -> tuple[int, int, list[str]]:
     ok, total, failures = 0, 0, []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():

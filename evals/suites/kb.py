@@ -15,7 +15,8 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from retrieval.search import DEFAULT_GROUNDING, Hit, SearchMode, search
 from retrieval.vectorstore import VectorStore
 from store.demo.content import load_catalog, load_documents, load_faq
 
-DATA = Path(__file__).resolve().parent.parent / "data" / "kb" / "questions.jsonl"
+DATA = files("evals") / "data" / "kb" / "questions.jsonl"
 SHOP_ID = 1
 MODES: tuple[SearchMode, ...] = ("hybrid", "dense", "lexical")
 K = 10
@@ -53,7 +54,7 @@ class Question:
     gold: tuple[Gold, ...]
 
 
-def load_questions(path: Path = DATA) -> list[Question]:
+def load_questions(path: Traversable = DATA) -> list[Question]:
     questions = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():

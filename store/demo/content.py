@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
-DEMO_DIR = Path(__file__).parent
+DEMO_DIR = files("store.demo")
 CATALOG_PATH = DEMO_DIR / "catalog.json"
 DOCS_DIR = DEMO_DIR / "docs"
 FAQ_PATH = DEMO_DIR / "faq.csv"
@@ -111,10 +111,10 @@ def load_faq() -> tuple[FaqPair, ...]:
 def load_documents() -> tuple[DemoDocument, ...]:
     """The policy documents (Markdown, titled by their `# ` heading) and the FAQ file, raw."""
     docs = []
-    for path in sorted(DOCS_DIR.glob("*.md")):
+    for path in sorted((p for p in DOCS_DIR.iterdir() if p.name.endswith(".md")), key=lambda p: p.name):
         content = path.read_text(encoding="utf-8")
         first = content.splitlines()[0] if content else ""
-        title = first.removeprefix("# ").strip() if first.startswith("# ") else path.stem
+        title = first.removeprefix("# ").strip() if first.startswith("# ") else path.name.removesuffix(".md")
         docs.append(DemoDocument(source=path.name, title=title, doc_type="policy", content=content))
     docs.append(
         DemoDocument(

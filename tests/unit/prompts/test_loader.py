@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from prompts import UNTRUSTED_DATA_RULE, PromptError, delimit, load_prompt, parse_prompt, render
-from prompts.loader import PROMPTS_DIR
+from prompts.loader import prompt_ids
 
 GREETING = """
 id: common/greeting
@@ -119,9 +119,21 @@ def test_load_prompt_checks_id_against_path(tmp_path: Path) -> None:
         load_prompt("../etc/passwd", tmp_path)
 
 
-@pytest.mark.parametrize("path", sorted(PROMPTS_DIR.rglob("*.yaml")), ids=lambda p: p.stem)
-def test_every_shipped_prompt_loads(path: Path) -> None:
-    prompt_id = path.relative_to(PROMPTS_DIR).with_suffix("").as_posix()
+def test_prompt_ids_lists_every_prompt_file_by_its_id(tmp_path: Path) -> None:
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "greeting.yaml").write_text(GREETING, encoding="utf-8")
+    (tmp_path / "copywriter" / "library").mkdir(parents=True)
+    (tmp_path / "copywriter" / "library" / "calls.toml").write_text("", encoding="utf-8")
+    (tmp_path / "copywriter" / "moments.yaml").write_text("", encoding="utf-8")
+    assert prompt_ids(tmp_path) == ["common/greeting", "copywriter/moments"]
+
+
+def test_the_shipped_prompts_are_found() -> None:
+    assert {"customer_service/answer", "copywriter/moments", "common/summarise_handoff"} <= set(prompt_ids())
+
+
+@pytest.mark.parametrize("prompt_id", prompt_ids())
+def test_every_shipped_prompt_loads(prompt_id: str) -> None:
     prompt = load_prompt(prompt_id)
     assert prompt.id == prompt_id
     assert UNTRUSTED_DATA_RULE in render(prompt, {v: _sample(v) for v in prompt.variable_names}).system
