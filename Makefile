@@ -12,16 +12,17 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-unit test-integration lint format typecheck layers eval eval-ci bench local-llm clean
+.PHONY: install run test test-unit test-integration lint format typecheck layers deps wheel-smoke lock eval eval-ci bench local-llm clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# requirements-dev.lock is requirements.lock plus the dev tools that test, lint, typecheck and deps need.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON) not found)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first, in its own step: a plain `torch` pulls a multi-GB CUDA build.
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.lock
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
 	@touch $@
 
@@ -52,6 +53,18 @@ typecheck: $(STAMP)
 # The import contracts in pyproject.toml ([tool.importlinter]): no layer imports upward.
 layers: $(STAMP)
 	$(BIN)/lint-imports
+
+# Every third-party import is declared in pyproject, and every declared dependency is imported (deptry).
+deps: $(STAMP)
+	$(BIN)/deptry .
+
+# Build the wheel, install it with requirements.lock into a fresh venv and run it outside the checkout.
+wheel-smoke: $(STAMP)
+	bash scripts/wheel_smoke.sh
+
+# Re-resolve both lock files from pyproject (keeps existing pins; `bash scripts/lock.sh --upgrade` moves them).
+lock:
+	bash scripts/lock.sh
 
 # Every suite with its thresholds; exits non-zero on a regression.
 eval: $(STAMP)
