@@ -1,12 +1,13 @@
 """THE gateway to chat models. No other module talks to an LLM.
 
-    LLMGateway(ChatModel)                 masks PII, picks the agent's temperature, parses
-      ├── complete(prompt, agent, schema) text, or a pydantic object (JSON + one repair retry)
-      ├── choose(prompt, agent, choices)  one label out of a fixed set
-      └── stream(prompt, agent)           text deltas for SSE
+    LLMGateway(ChatModel)                      masks PII, picks the agent's temperature, records
+      ├── complete(prompt, agent, schema)      text, or a pydantic object (one repair retry)
+      ├── choose(prompt, agent, choices)       one label out of a fixed set
+      ├── call_tools(prompt, agent, tools)     the one tool the model picked, its arguments validated
+      └── stream(prompt, agent)                text deltas for SSE
     ChatModel (Protocol)
-      ├── OpenAIChatModel                 the `openai` client: any OpenAI-compatible server
-      └── ScriptedChatModel               tests and evals (`evals.doubles.llm`)
+      ├── LangChainChatModel                   langchain-openai `ChatOpenAI`: any OpenAI-compatible server
+      └── ScriptedChatModel                    tests and evals (`evals.doubles.llm`)
 
 Every call to the model produces one `LLMCallRecord` (prompt id/version, model, tokens,
 latency, outcome); results carry theirs, and a pluggable sink persists them. Failures raise
@@ -18,23 +19,24 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Generic, Protocol, TypeVar, overload
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletionMessageParam
-from pydantic import BaseModel, ValidationError
+from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import AIMessage
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, SecretStr, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.privacy import mask_pii
 from prompts.loader import RenderedPrompt
 from store.errors import LLMBadOutput, LLMError, LLMTimeout, LLMUnavailable
 from store.repositories.llm_calls import LlmCallRepository
-from store.settings import Settings
+from store.settings import Settings, StructuredMethod
 
 log = logging.getLogger("siyu.llm")
 
@@ -44,18 +46,32 @@ OutT = TypeVar("OutT")
 
 @dataclass(frozen=True)
 class ChatRequest:
+    """`schema` asks for structured output; `tools` offers argument models to call instead."""
+
     messages: tuple[Mapping[str, str], ...]
     model: str
     temperature: float
-    json_mode: bool = False
+    schema: type[BaseModel] | None = None
+    tools: tuple[type[BaseModel], ...] = ()
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    args: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class ChatResponse:
+    """`parsed` or `parse_error` answer a request with a schema; `tool_calls` one with tools."""
+
     text: str
     model: str
     input_tokens: int = 0
     output_tokens: int = 0
+    parsed: BaseModel | None = None
+    parse_error: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 class ChatModel(Protocol):
@@ -120,82 +136,102 @@ class SessionCallSink:
             session.commit()
 
 
-class OpenAIChatModel:
-    """Any OpenAI-compatible server through the official client, with explicit timeouts."""
+class LangChainChatModel:
+    """Any OpenAI-compatible server through langchain-openai's `ChatOpenAI`, explicit timeouts.
+
+    Structured output goes through `with_structured_output` with the provider's `method`
+    (`SIYU_LLM_STRUCTURED_METHOD`): `json_schema` where the server enforces a schema (OpenAI,
+    vLLM, llama.cpp), `json_mode` or `function_calling` where it does not (DeepSeek rejects
+    `json_schema`). Transport retries stay the openai client's (backoff, Retry-After).
+    """
 
     def __init__(
         self,
         *,
         base_url: str,
         api_key: str | None,
+        model: str,
         timeout_s: float,
         max_retries: int,
+        structured_method: StructuredMethod = "json_mode",
         http_client: httpx2.Client | None = None,
     ) -> None:
-        self.client = openai.OpenAI(
+        self.structured_method: StructuredMethod = structured_method
+        self.llm = ChatOpenAI(
             base_url=base_url,
             # Local servers ignore the key, but the client insists on one.
-            api_key=api_key or "not-needed",
+            api_key=SecretStr(api_key or "not-needed"),
+            model=model,
             timeout=httpx2.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
             max_retries=max_retries,
+            # Off by default for non-OpenAI base URLs; every server we target reports it.
+            stream_usage=True,
             http_client=http_client,
         )
 
     def chat(self, request: ChatRequest) -> ChatResponse:
+        messages = [dict(m) for m in request.messages]
+        parsed: BaseModel | None = None
+        problem: str | None = None
         try:
-            completion = self.client.chat.completions.create(
-                model=request.model,
-                messages=_messages(request),
-                temperature=request.temperature,
-                stream=False,
-                response_format={"type": "json_object"} if request.json_mode else openai.omit,
-            )
+            if request.schema is not None:
+                structured = self.llm.with_structured_output(
+                    request.schema,
+                    method=self.structured_method,
+                    include_raw=True,
+                    temperature=request.temperature,
+                )
+                out = structured.invoke(messages)
+                assert isinstance(out, dict)
+                raw = out["raw"]
+                if out["parsing_error"] is not None:
+                    problem = parse_problem(out["parsing_error"])
+                elif isinstance(out["parsed"], request.schema):
+                    parsed = out["parsed"]
+                else:
+                    problem = "没有输出结构化结果"
+            elif request.tools:
+                raw = self.llm.bind_tools(list(request.tools), temperature=request.temperature).invoke(
+                    messages
+                )
+            else:
+                raw = self.llm.invoke(messages, temperature=request.temperature)
         except Exception as exc:
             raise _map_error(exc) from exc
-        if not completion.choices or completion.choices[0].message.content is None:
+        assert isinstance(raw, AIMessage)
+        calls = tuple(ToolCall(c["name"], c["args"]) for c in raw.tool_calls)
+        calls += tuple(ToolCall(c["name"] or "", {}) for c in raw.invalid_tool_calls)
+        text = str(raw.text)
+        if not text and calls and request.schema is not None:
+            # function_calling: the object is in the call's arguments, which a repair must quote.
+            text = json.dumps(dict(calls[0].args), ensure_ascii=False)
+        if not text and not calls and parsed is None and problem is None:
             raise LLMBadOutput("语言模型返回了空回复")
-        usage = completion.usage
+        usage = raw.usage_metadata or {"input_tokens": 0, "output_tokens": 0}
         return ChatResponse(
-            text=completion.choices[0].message.content,
-            model=completion.model or request.model,
-            input_tokens=usage.prompt_tokens if usage else 0,
-            output_tokens=usage.completion_tokens if usage else 0,
+            text=text,
+            model=str(raw.response_metadata.get("model_name") or request.model),
+            input_tokens=usage["input_tokens"],
+            output_tokens=usage["output_tokens"],
+            parsed=parsed,
+            parse_error=problem,
+            tool_calls=calls,
         )
 
     def stream(self, request: ChatRequest, usage: dict[str, int]) -> Iterator[str]:
         try:
-            chunks = self.client.chat.completions.create(
-                model=request.model,
-                messages=_messages(request),
-                temperature=request.temperature,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-            with chunks:
-                for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage["input_tokens"] = chunk.usage.prompt_tokens
-                        usage["output_tokens"] = chunk.usage.completion_tokens
-                    for choice in chunk.choices:
-                        if choice.delta.content:
-                            yield choice.delta.content
+            for chunk in self.llm.stream(
+                [dict(m) for m in request.messages], temperature=request.temperature
+            ):
+                if chunk.usage_metadata:
+                    usage["input_tokens"] = chunk.usage_metadata["input_tokens"]
+                    usage["output_tokens"] = chunk.usage_metadata["output_tokens"]
+                if chunk.text:
+                    yield chunk.text
         except LLMError:
             raise
         except Exception as exc:
             raise _map_error(exc) from exc
-
-
-def _messages(request: ChatRequest) -> list[ChatCompletionMessageParam]:
-    out: list[ChatCompletionMessageParam] = []
-    for message in request.messages:
-        role, content = message["role"], message["content"]
-        if role == "system":
-            out.append({"role": "system", "content": content})
-        elif role == "assistant":
-            out.append({"role": "assistant", "content": content})
-        else:
-            out.append({"role": "user", "content": content})
-    return out
 
 
 def _map_error(exc: Exception) -> LLMError:
@@ -210,25 +246,25 @@ def _map_error(exc: Exception) -> LLMError:
         if exc.status_code in (401, 403):
             return LLMUnavailable(f"语言模型服务拒绝访问 (HTTP {exc.status_code})，请检查 SIYU_LLM_API_KEY")
         return LLMError(f"语言模型服务拒绝了请求 (HTTP {exc.status_code}): {exc.message}")
-    if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError | ValidationError):
+    if isinstance(
+        exc,
+        openai.APIResponseValidationError | json.JSONDecodeError | ValidationError | OutputParserException,
+    ):
         return LLMBadOutput(f"语言模型返回的内容无法解析: {type(exc).__name__}")
     if isinstance(exc, openai.OpenAIError):
         return LLMError(f"语言模型调用失败: {exc}")
     raise exc
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def extract_json(text: str) -> str:
-    """The JSON object in a reply, tolerating code fences and chatter around it."""
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1)
-    start, end = text.find("{"), text.rfind("}")
-    if start == -1 or end < start:
-        raise LLMBadOutput("语言模型没有输出 JSON 对象")
-    return text[start : end + 1]
+def parse_problem(exc: BaseException) -> str:
+    """What was wrong with an output, short enough to quote back to the model in a repair."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ValidationError):
+            return _validation_summary(cause)
+        cause = cause.__cause__ or cause.__context__
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first[:200]
 
 
 class _Label(BaseModel):
@@ -269,17 +305,17 @@ class LLMGateway:
         schema: type[M] | None = None,
         shop_id: int | None = None,
     ) -> LLMResult[str] | LLMResult[M]:
-        """Text, or an instance of `schema` (JSON mode, validated, one repair round)."""
+        """Text, or a validated instance of `schema` (structured output, one repair round)."""
         if schema is None:
-            request = self._request(prompt, agent, json_mode=False)
+            request = self._request(prompt, agent)
             response, record = self._call(request, prompt, agent, shop_id)
             return LLMResult(output=response.text, text=response.text, record=record, records=(record,))
+        # Also in the prompt: json_mode constrains only the syntax, and small local models
+        # follow a schema they can read better than one they are merely held to.
         instruction = "只输出一个 JSON 对象，不要输出其他文字。它必须符合这个 JSON Schema：\n" + json.dumps(
             schema.model_json_schema(), ensure_ascii=False
         )
-        return self._structured(
-            prompt, agent, shop_id, instruction, lambda text: schema.model_validate_json(text)
-        )
+        return self._structured(prompt, agent, shop_id, instruction, schema, lambda parsed: parsed)
 
     def choose(
         self, prompt: RenderedPrompt, *, agent: str, choices: Sequence[str], shop_id: int | None = None
@@ -292,19 +328,50 @@ class LLMGateway:
             labels, ensure_ascii=False
         )
 
-        def parse(text: str) -> str:
-            label = _Label.model_validate_json(text).label.strip()
+        def accept(parsed: _Label) -> str:
+            label = parsed.label.strip()
             if label not in labels:
                 raise LLMBadOutput(f"标签 {label!r} 不在可选范围 {labels!r} 内")
             return label
 
-        return self._structured(prompt, agent, shop_id, instruction, parse)
+        return self._structured(prompt, agent, shop_id, instruction, _Label, accept)
+
+    def call_tools(
+        self,
+        prompt: RenderedPrompt,
+        *,
+        agent: str,
+        tools: Sequence[type[BaseModel]],
+        shop_id: int | None = None,
+    ) -> LLMResult[BaseModel]:
+        """The first tool the model called, as an instance of that tool's argument model.
+
+        The model only chooses; the caller runs the tool. No call, an unknown tool or arguments
+        that do not validate are `LLMBadOutput`, with no repair round: callers have an offline
+        answer that is cheaper than a second call.
+        """
+        by_name = {tool.__name__: tool for tool in tools}
+        if not by_name:
+            raise ValueError("call_tools() needs at least one tool")
+        request = self._request(prompt, agent, tools=tuple(by_name.values()))
+        response, record = self._call(request, prompt, agent, shop_id)
+        if not response.tool_calls:
+            raise LLMBadOutput("语言模型没有调用任何工具")
+        call = response.tool_calls[0]
+        tool = by_name.get(call.name)
+        if tool is None:
+            raise LLMBadOutput(f"语言模型调用了不存在的工具 {call.name!r}，可选 {sorted(by_name)!r}")
+        try:
+            args = tool.model_validate(dict(call.args))
+        except ValidationError as exc:
+            raise LLMBadOutput(f"工具 {call.name!r} 的参数不合法: {_validation_summary(exc)}") from exc
+        return LLMResult(output=args, text=response.text, record=record, records=(record,))
 
     def stream(
         self, prompt: RenderedPrompt, *, agent: str, shop_id: int | None = None
     ) -> Generator[str, None, None]:
         """Text deltas; the call is recorded when the stream ends or fails."""
-        request = self._request(prompt, agent, json_mode=False)
+        request = self._request(prompt, agent)
         usage: dict[str, int] = {}
         started = self.clock()
         error: LLMError | None = None
@@ -323,37 +390,48 @@ class LLMGateway:
         agent: str,
         shop_id: int | None,
         instruction: str,
-        parse: Callable[[str], OutT],
+        schema: type[M],
+        accept: Callable[[M], OutT],
     ) -> LLMResult[OutT]:
-        request = self._request(prompt, agent, json_mode=True, instruction=instruction)
+        request = self._request(prompt, agent, instruction=instruction, schema=schema)
         records: list[LLMCallRecord] = []
         for attempt in (1, 2):
             response, record = self._call(request, prompt, agent, shop_id)
             records.append(record)
-            try:
-                output = parse(extract_json(response.text))
-            except (LLMBadOutput, ValidationError) as exc:
-                problem = exc.detail if isinstance(exc, LLMBadOutput) else _validation_summary(exc)
-                log.warning(
-                    "llm.output.invalid",
-                    extra={"agent": agent, "prompt_id": prompt.id, "attempt": attempt, "problem": problem},
-                )
-                if attempt == 2:
-                    raise LLMBadOutput(f"语言模型两次输出都不符合要求: {problem}") from exc
-                repair = (
-                    {"role": "assistant", "content": mask_pii(response.text)},
-                    {
-                        "role": "user",
-                        "content": f"上面的输出不符合要求（{problem}）。请只输出符合要求的 JSON 对象。",
-                    },
-                )
-                request = replace(request, messages=request.messages + repair)
-                continue
-            return LLMResult(output=output, text=response.text, record=record, records=tuple(records))
+            problem = response.parse_error
+            if problem is None:
+                if not isinstance(response.parsed, schema):
+                    raise LLMBadOutput(f"语言模型没有输出 {schema.__name__} 结构")
+                try:
+                    output = accept(response.parsed)
+                except LLMBadOutput as exc:
+                    problem = exc.detail
+                else:
+                    return LLMResult(output=output, text=response.text, record=record, records=tuple(records))
+            log.warning(
+                "llm.output.invalid",
+                extra={"agent": agent, "prompt_id": prompt.id, "attempt": attempt, "problem": problem},
+            )
+            if attempt == 2:
+                raise LLMBadOutput(f"语言模型两次输出都不符合要求: {problem}")
+            repair = (
+                {"role": "assistant", "content": mask_pii(response.text)},
+                {
+                    "role": "user",
+                    "content": f"上面的输出不符合要求（{problem}）。请只输出符合要求的 JSON 对象。",
+                },
+            )
+            request = replace(request, messages=request.messages + repair)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _request(
-        self, prompt: RenderedPrompt, agent: str, *, json_mode: bool, instruction: str | None = None
+        self,
+        prompt: RenderedPrompt,
+        agent: str,
+        *,
+        instruction: str | None = None,
+        schema: type[BaseModel] | None = None,
+        tools: tuple[type[BaseModel], ...] = (),
     ) -> ChatRequest:
         if agent not in self.temperatures:
             raise ValueError(f"unknown agent {agent!r}; expected one of {sorted(self.temperatures)!r}")
@@ -365,7 +443,8 @@ class LLMGateway:
             ),
             model=self.model_name,
             temperature=self.temperatures[agent],
-            json_mode=json_mode,
+            schema=schema,
+            tools=tools,
         )
 
     def _call(
@@ -450,11 +529,13 @@ def build_gateway(
     """The configured gateway, or None when no `SIYU_LLM_BASE_URL` is set (the offline engine)."""
     if settings.llm_base_url is None:
         return None
-    model = OpenAIChatModel(
+    model = LangChainChatModel(
         base_url=str(settings.llm_base_url),
         api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        model=settings.llm_model,
         timeout_s=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
+        structured_method=settings.llm_structured_method,
         http_client=http_client,
     )
     return LLMGateway(

@@ -25,6 +25,11 @@ EmbedderName = Annotated[
     ),
 ]
 
+# How `with_structured_output` asks for JSON. json_mode (`response_format: json_object`, the
+# schema in the prompt) works on every server we target; json_schema makes OpenAI, vLLM and
+# llama.cpp enforce the schema; DeepSeek rejects json_schema: use json_mode or function_calling.
+StructuredMethod = Literal["json_schema", "json_mode", "function_calling"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SIYU_", extra="ignore", frozen=True)
@@ -55,6 +60,7 @@ class Settings(BaseSettings):
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
     llm_timeout_s: Annotated[float, Field(gt=0, le=600)] = 20.0
     llm_max_retries: Annotated[int, Field(ge=0, le=5)] = 1
+    llm_structured_method: StructuredMethod = "json_mode"
     llm_temperature_cs: Annotated[float, Field(ge=0, le=2)] = 0.2
     llm_temperature_copy: Annotated[float, Field(ge=0, le=2)] = 0.8
     llm_temperature_merchant: Annotated[float, Field(ge=0, le=2)] = 0.1

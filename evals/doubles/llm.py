@@ -1,10 +1,13 @@
 """Test doubles for the chat model. Real model calls never run in tests.
 
 - `ScriptedChatModel`: a strict in-process `ChatModel`. Replies come from a queue (text, a
-  JSON-able object, a pydantic model, or an exception to raise); every request is recorded;
-  one call too many is an `AssertionError`, and `assert_exhausted()` fails on unused replies.
-- `StubOpenAIServer`: a real HTTP server on 127.0.0.1 speaking `/v1/chat/completions` (JSON
-  and SSE), driven by a script of behaviours, so the real `openai` client is exercised.
+  JSON-able object, a pydantic model, a `ToolCall`, or an exception to raise); every request is
+  recorded; one call too many is an `AssertionError`, and `assert_exhausted()` fails on unused
+  replies. A request with a schema is parsed by LangChain's `PydanticOutputParser`, the parser
+  `ChatOpenAI` uses in json_mode.
+- `StubOpenAIServer`: a real HTTP server on 127.0.0.1 speaking `/v1/chat/completions` (JSON,
+  SSE and tool calls), driven by a script of behaviours, so the real `ChatOpenAI` and `openai`
+  client are exercised.
 """
 
 from __future__ import annotations
@@ -15,17 +18,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
+from langchain_core.exceptions import OutputParserException
+from langchain_core.output_parsers import PydanticOutputParser
 from pydantic import BaseModel
 
-from agents.llm import ChatRequest, ChatResponse, LLMCallSink, LLMGateway, temperatures_from
+from agents.llm import (
+    ChatRequest,
+    ChatResponse,
+    LLMCallSink,
+    LLMGateway,
+    ToolCall,
+    parse_problem,
+    temperatures_from,
+)
 from evals.doubles.local_server import LocalServer
 from store.settings import Settings
 
-Scripted = str | Mapping[str, Any] | list[Any] | BaseModel | BaseException | ChatResponse
+Scripted = str | Mapping[str, Any] | list[Any] | BaseModel | BaseException | ChatResponse | ToolCall
 
 
 def _as_text(reply: str | Mapping[str, Any] | list[Any] | BaseModel) -> str:
@@ -60,7 +73,7 @@ class ScriptedChatModel:
     def remaining(self) -> int:
         return len(self._queue)
 
-    def _next(self, request: ChatRequest) -> str | ChatResponse:
+    def _next(self, request: ChatRequest) -> str | ChatResponse | ToolCall:
         self.calls.append(request)
         if not self._queue:
             self.overused += 1
@@ -72,7 +85,7 @@ class ScriptedChatModel:
         reply = self._queue.popleft()
         if isinstance(reply, BaseException):
             raise reply
-        if isinstance(reply, ChatResponse):
+        if isinstance(reply, ChatResponse | ToolCall):
             return reply
         return _as_text(reply)
 
@@ -80,12 +93,24 @@ class ScriptedChatModel:
         reply = self._next(request)
         if isinstance(reply, ChatResponse):
             return reply
-        return ChatResponse(
-            text=reply, model=self.model, input_tokens=_count(request.messages), output_tokens=len(reply)
-        )
+        sent = _count(request.messages)
+        if isinstance(reply, ToolCall):
+            if not request.tools:
+                raise AssertionError(f"a tool call {reply!r} was scripted for a request without tools")
+            return ChatResponse("", self.model, sent, len(str(reply.args)), tool_calls=(reply,))
+        response = ChatResponse(reply, self.model, sent, len(reply))
+        if request.schema is None:
+            return response
+        parser: PydanticOutputParser[BaseModel] = PydanticOutputParser(pydantic_object=request.schema)
+        try:
+            return replace(response, parsed=parser.parse(reply))
+        except OutputParserException as exc:
+            return replace(response, parse_error=parse_problem(exc))
 
     def stream(self, request: ChatRequest, usage: dict[str, int]) -> Iterator[str]:
         reply = self._next(request)
+        if isinstance(reply, ToolCall):
+            raise AssertionError(f"a tool call {reply!r} was scripted for a streamed request")
         text = reply.text if isinstance(reply, ChatResponse) else reply
         for start in range(0, len(text), self.chunk_chars):
             yield text[start : start + self.chunk_chars]
@@ -120,6 +145,14 @@ class Reply:
 @dataclass(frozen=True)
 class ReplyJSON:
     payload: Mapping[str, Any] | list[Any]
+
+
+@dataclass(frozen=True)
+class ReplyToolCall:
+    """An assistant message that calls one tool (for `bind_tools` and function_calling)."""
+
+    name: str
+    arguments: Mapping[str, Any] | str
 
 
 @dataclass(frozen=True)
@@ -158,7 +191,7 @@ class _CutConnection(Exception):
     """Raised inside the streaming body so the server aborts the connection."""
 
 
-Behaviour = Reply | ReplyJSON | Delay | Status | Malformed | Cut
+Behaviour = Reply | ReplyJSON | ReplyToolCall | Delay | Status | Malformed | Cut
 
 
 class StubOpenAIServer:
@@ -220,8 +253,10 @@ class StubOpenAIServer:
                 model = str(body.get("model", "stub-model"))
                 sent = behaviour.text[: behaviour.after_chars]
                 return StreamingResponse(_cut_sse(sent, model, behaviour.chunk_chars))
-            text = behaviour.text if isinstance(behaviour, Reply) else _as_text(behaviour.payload)
             model = str(body.get("model", "stub-model"))
+            if isinstance(behaviour, ReplyToolCall):
+                return JSONResponse(_tool_call_completion(behaviour, model, body))
+            text = behaviour.text if isinstance(behaviour, Reply) else _as_text(behaviour.payload)
             usage = {
                 "prompt_tokens": _count(body.get("messages", [])),
                 "completion_tokens": len(text),
@@ -305,6 +340,40 @@ async def _sse(text: str, model: str, step: int, usage: Mapping[str, int] | None
         }
         yield f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
+
+
+def _tool_call_completion(call: ReplyToolCall, model: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    arguments = (
+        call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, ensure_ascii=False)
+    )
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_stub_1",
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": arguments},
+                        }
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": _count(body.get("messages", [])),
+            "completion_tokens": len(arguments),
+            "total_tokens": _count(body.get("messages", [])) + len(arguments),
+        },
+    }
 
 
 async def _cut_sse(text: str, model: str, step: int) -> AsyncIterator[str]:

@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from agents.llm import LLMCallRecord, LLMGateway, build_gateway, extract_json
+from agents.llm import LLMCallRecord, LLMGateway, build_gateway
 from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from prompts import RenderedPrompt
 from store.errors import LLMBadOutput, LLMTimeout, LLMUnavailable
@@ -110,7 +110,7 @@ def test_structured_output_is_validated_into_the_schema(
     result = gateway.complete(PROMPT, agent="customer_service", schema=Intent)
     assert result.output == Intent(label="refund", confidence=0.9)
     request = scripted_llm.last_request
-    assert request.json_mode is True
+    assert request.schema is Intent
     assert '"confidence"' in request.messages[0]["content"]  # the schema is in the system prompt
 
 
@@ -210,12 +210,6 @@ def test_a_failing_sink_does_not_fail_the_call(
     gateway = scripted_gateway(scripted_llm, sink=broken)
     assert gateway.complete(PROMPT, agent="customer_service").output == "好的"
     assert any(r.getMessage() == "llm.usage.record_failed" for r in caplog.records)
-
-
-def test_extract_json_tolerates_fences_and_chatter() -> None:
-    assert extract_json('好的，结果如下：{"a": 1} 希望有帮助') == '{"a": 1}'
-    with pytest.raises(LLMBadOutput):
-        extract_json("没有 JSON")
 
 
 def test_build_gateway_is_none_without_a_base_url() -> None:
