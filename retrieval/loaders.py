@@ -1,8 +1,8 @@
 """Turn uploaded bytes into text the chunker understands: Markdown, TXT, DOCX, PDF and FAQ CSV.
 
-Text files may be UTF-8, UTF-8 with a BOM or GBK; the encoding is detected (charset-normalizer
-when UTF-8 fails). DOCX headings become Markdown headings and DOCX tables Markdown tables, so
-one chunker serves every format. PDF pages are joined with their page numbers kept for errors.
+Text files may be UTF-8, UTF-8 with a BOM or GBK; `store.uploads.decode_text` detects which.
+DOCX headings become Markdown headings and DOCX tables Markdown tables, so one chunker serves
+every format. PDF pages are joined with their page numbers kept for errors.
 Every failure is an `InvalidInput` that names the file and the line or page.
 """
 
@@ -18,6 +18,7 @@ from typing import Literal
 
 from retrieval.chunking import FaqPair
 from store.errors import InvalidInput
+from store.uploads import decode_text
 
 SourceFormat = Literal["markdown", "text", "docx", "pdf", "faq_csv"]
 
@@ -49,23 +50,6 @@ def detect_format(name: str) -> SourceFormat:
             f"不支持的文件类型 {suffix or '(无扩展名)'!r}，支持: {', '.join(sorted(_SUFFIXES))}", file=name
         )
     return _SUFFIXES[suffix]
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then whatever charset-normalizer finds (GBK etc.)."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InvalidInput("文件是二进制内容，不是文本", file=name)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        utf8_error = exc
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data, cp_isolation=["gb18030", "gbk", "big5", "utf_16", "utf_8"]).best()
-    if best is None:
-        line = data[: utf8_error.start].count(b"\n") + 1
-        raise InvalidInput("无法识别文本编码，请另存为 UTF-8 后重新上传", file=name, line=line)
-    return str(best)
 
 
 def load_bytes(name: str, data: bytes, *, title: str | None = None) -> LoadedDocument:

@@ -41,8 +41,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from retrieval.tabular import csv_rows, parse_count, parse_flag, parse_money, xlsx_rows
 from store.errors import ImportInvalid, InvalidInput, RowIssue
+from store.uploads import csv_rows, parse_count, parse_flag, parse_money, xlsx_rows
 
 ImportFormat = Literal["csv", "xlsx", "json"]
 SUFFIXES: dict[str, ImportFormat] = {".csv": "csv", ".xlsx": "xlsx", ".json": "json"}

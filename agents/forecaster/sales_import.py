@@ -17,7 +17,7 @@ from charset_normalizer import from_bytes
 
 from agents.forecaster.errors import CsvIssue, SalesCsvInvalid
 from agents.forecaster.schemas import SalesRow
-from retrieval.tabular import parse_count, parse_flag, parse_money
+from store.uploads import parse_count, parse_flag, parse_money
 
 REQUIRED = ("sku", "date", "qty")
 OPTIONAL = ("price", "promo", "on_hand")

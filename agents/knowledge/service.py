@@ -28,7 +28,7 @@ from retrieval.documents import faq_document, loaded_document, product_document,
 from retrieval.faq import DirectAnswer, direct_answer
 from retrieval.index import DocType as IndexDocType
 from retrieval.index import DocumentInput, KnowledgeBase, delete_document, index_documents
-from retrieval.loaders import LoadedDocument, decode_text, load_bytes, parse_faq_csv
+from retrieval.loaders import LoadedDocument, load_bytes, parse_faq_csv
 from retrieval.search import Hit, SearchFilters, SearchResult, search
 from store.db import session_scope
 from store.errors import InvalidInput, SiyuError
@@ -36,6 +36,7 @@ from store.models import DocType, Document
 from store.repositories.catalog import ProductRepository
 from store.repositories.documents import DocumentRepository
 from store.repositories.shops import ShopRepository
+from store.uploads import decode_text
 
 log = logging.getLogger("siyu.kb")
 

@@ -6,8 +6,9 @@ import docx
 import pytest
 
 from retrieval.chunking import FaqPair
-from retrieval.loaders import decode_text, load_bytes
+from retrieval.loaders import load_bytes
 from store.errors import InvalidInput
+from store.uploads import decode_text
 
 POLICY = "# 配送说明\n\n每天16点前付款当天发货。偏远地区不包邮。\n"
 

@@ -1,8 +1,9 @@
-"""Tables merchants upload (CSV or XLSX) as rows of strings with their line numbers, and the cell
-parsers every import shares. Pure: bytes in, rows out; bad cells become `RowIssue`s, so an import
-can report every bad line at once and write nothing.
+"""Files merchants upload: their text (UTF-8, UTF-8 with BOM, GBK, detected), tables (CSV or XLSX)
+as rows of strings with their line numbers, and the cell parsers every import shares. Pure: bytes
+in, rows out; bad cells become `RowIssue`s, so an import can report every bad line at once and
+write nothing. It lives in `store/`, beside the error tree, so that `retrieval` and `agents` can
+both read uploads with it.
 
-CSV text is decoded by `retrieval.loaders.decode_text` (UTF-8, UTF-8 with BOM, GBK, detected).
 An XLSX row number is the row number Excel shows, so an error points at the row to fix.
 """
 
@@ -15,13 +16,29 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from retrieval.loaders import decode_text
 from store.errors import InvalidInput, RowIssue
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "是", "t"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "否", "f"})
 
 Row = tuple[int, list[str]]
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM) first, then whatever charset-normalizer finds (GBK etc.)."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidInput("文件是二进制内容，不是文本", file=name)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["gb18030", "gbk", "big5", "utf_16", "utf_8"]).best()
+    if best is None:
+        line = data[: utf8_error.start].count(b"\n") + 1
+        raise InvalidInput("无法识别文本编码，请另存为 UTF-8 后重新上传", file=name, line=line)
+    return str(best)
 
 
 def csv_rows(data: bytes, name: str) -> Iterator[Row]:
