@@ -1,6 +1,6 @@
 """Product import: a merchant's CSV, XLSX or JSON file → the shop's catalog → its product cards.
 
-    parse + validate the whole file          (retrieval.product_import; ImportInvalid names
+    parse + validate the whole file          (catalog_parse, pure; ImportInvalid names
                                               file, line, field)         — nothing touched yet
     ONE transaction: read the stored SKUs, plan creates/updates, write them, commit
                                               (a product that cannot be stored → rollback)
@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.knowledge.catalog_parse import ImportPlan, parse_products, plan_import
 from agents.knowledge.service import Progress, SyncReport, sync_products
 from agents.runtime import Runtime
-from retrieval.product_import import ImportPlan, parse_products, plan_import
 from store.db import session_scope
 from store.models import Product
 from store.repositories.catalog import WRITABLE_COLUMNS, ProductRepository

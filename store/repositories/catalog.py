@@ -109,7 +109,7 @@ class ProductRepository:
         return list(self.session.scalars(query))
 
     def create(self, shop_id: int, sku: str, values: Mapping[str, Any]) -> Product:
-        """A new product from an import; `values` are column values (see `retrieval.product_import`)."""
+        """A new product from an import; `values` are column values (see `agents.knowledge.catalog_parse`)."""
         product = Product(shop_id=shop_id, sku=sku)
         self.apply(product, values)
         self.session.add(product)

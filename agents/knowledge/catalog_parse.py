@@ -1,7 +1,8 @@
 """Products from a merchant's file (CSV, XLSX or JSON) → validated records → a plan against the
-shop's catalog. Pure: bytes and a snapshot of the stored products in, records and a plan out;
-every bad cell is collected (`ImportInvalid` names file, line and field) and nothing is planned
-unless the whole file is valid, so the caller's write is all-or-nothing.
+shop's catalog. This is the pure core of `catalog_import`, which does the writing: bytes and a
+snapshot of the stored products in, records and a plan out. Every bad cell is collected
+(`ImportInvalid` names file, line and field) and nothing is planned unless the whole file is
+valid, so the caller's write is all-or-nothing. The file is read by `store.uploads`.
 
 CSV / XLSX: a header row, then one row per product, or one row per SKU (variant) of a product.
 Column names are English or the usual Chinese ones (货号, 商品名称, 类目, 价格, 库存, 款式 …):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from retrieval.product_import import ProductRecord, column_name, parse_products, plan_import
+from agents.knowledge.catalog_parse import ProductRecord, column_name, parse_products, plan_import
 from store.errors import ImportInvalid, InvalidInput
 
 CSV_CN = (
