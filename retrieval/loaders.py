@@ -1,14 +1,13 @@
 """Turn uploaded bytes into text the chunker understands: Markdown, TXT, DOCX, PDF and FAQ CSV.
 
-Text files may be UTF-8, UTF-8 with a BOM or GBK; `store.uploads.decode_text` detects which.
-DOCX headings become Markdown headings and DOCX tables Markdown tables, so one chunker serves
-every format. PDF pages are joined with their page numbers kept for errors.
+Text files may be UTF-8, UTF-8 with a BOM or GBK; they are decoded, and FAQ CSVs read, by the one
+upload reader (`store.uploads`). DOCX headings become Markdown headings and DOCX tables Markdown tables, so
+one chunker serves every format. PDF pages are joined with their page numbers kept for errors.
 Every failure is an `InvalidInput` that names the file and the line or page.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
@@ -18,7 +17,7 @@ from typing import Literal
 
 from retrieval.chunking import FaqPair
 from store.errors import InvalidInput
-from store.uploads import decode_text
+from store.uploads import csv_text_rows, decode_text
 
 SourceFormat = Literal["markdown", "text", "docx", "pdf", "faq_csv"]
 
@@ -94,36 +93,30 @@ def _title_of(text: str) -> str:
 
 def parse_faq_csv(text: str, name: str) -> list[FaqPair]:
     """CSV with a header naming a question and an answer column (English or Chinese names)."""
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidInput("FAQ 文件为空", file=name, line=1) from None
-    except csv.Error as exc:
-        raise InvalidInput(f"CSV 格式错误: {exc}", file=name, line=1) from exc
-    lowered = [h.strip().lower() for h in header]
+    rows = csv_text_rows(text, name)
+    first = next(rows, None)
+    if first is None:
+        raise InvalidInput("FAQ 文件为空", file=name, line=1)
+    header_line, header = first
+    lowered = [h.lower() for h in header]
     q_col = next((lowered.index(c) for c in _QUESTION_COLUMNS if c in lowered), None)
     a_col = next((lowered.index(c) for c in _ANSWER_COLUMNS if c in lowered), None)
     if q_col is None or a_col is None:
-        raise InvalidInput(f"FAQ 表头必须包含 question 和 answer 两列，实际是 {header!r}", file=name, line=1)
+        raise InvalidInput(
+            f"FAQ 表头必须包含 question 和 answer 两列，实际是 {header!r}", file=name, line=header_line
+        )
     pairs: list[FaqPair] = []
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(q_col, a_col):
-                raise InvalidInput("列数不足，缺少问题或答案", file=name, line=line)
-            question, answer = row[q_col].strip(), row[a_col].strip()
-            if not question:
-                raise InvalidInput("问题为空", file=name, line=line, field="question")
-            if not answer:
-                raise InvalidInput("答案为空", file=name, line=line, field="answer")
-            pairs.append(FaqPair(_normalise(question), _normalise(answer), line))
-    except csv.Error as exc:
-        raise InvalidInput(f"CSV 格式错误: {exc}", file=name, line=reader.line_num) from exc
+    for line, row in rows:
+        if len(row) <= max(q_col, a_col):
+            raise InvalidInput("列数不足，缺少问题或答案", file=name, line=line)
+        question, answer = row[q_col], row[a_col]
+        if not question:
+            raise InvalidInput("问题为空", file=name, line=line, field="question")
+        if not answer:
+            raise InvalidInput("答案为空", file=name, line=line, field="answer")
+        pairs.append(FaqPair(_normalise(question), _normalise(answer), line))
     if not pairs:
-        raise InvalidInput("FAQ 文件没有任何问答", file=name, line=2)
+        raise InvalidInput("FAQ 文件没有任何问答", file=name, line=header_line + 1)
     return pairs
 
 

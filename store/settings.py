@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    # One limit for every upload route and CLI import: the whole file is held in memory to be
+    # parsed in one transaction, so this bounds a request's memory.
+    max_upload_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024 * 1024)] = 20 * 1024 * 1024
 
     # Embeddings
     embedder: EmbedderName = "e5-small"

@@ -1,10 +1,22 @@
-"""Files merchants upload: their text (UTF-8, UTF-8 with BOM, GBK, detected), tables (CSV or XLSX)
-as rows of strings with their line numbers, and the cell parsers every import shares. Pure: bytes
-in, rows out; bad cells become `RowIssue`s, so an import can report every bad line at once and
-write nothing. It lives in `store/`, beside the error tree, so that `retrieval` and `agents` can
-both read uploads with it.
+"""The one reader of merchants' files: size limit, text decoding, CSV and XLSX rows, and the cell
+parsers every import shares. Pure: bytes in, text or rows out.
 
-An XLSX row number is the row number Excel shows, so an error points at the row to fix.
+Every import reads through here: knowledge documents and FAQ CSVs (`retrieval.loaders`), the
+product catalog (`agents.knowledge`), sales history (`agents.forecaster`), purchase logs for
+`siyu rec evaluate` (`agents.recommender`) and the CLI's text inputs. It sits in `store/`, beside
+`errors` and `settings`, because it is generic I/O with no retrieval or agent meaning, and
+`store` is the one package every layer may import (`retrieval` must not import `agents`, and
+`agents` must not import `api`).
+
+- Size: one limit, `Settings.max_upload_bytes`; the error names the file and the limit.
+- Text: UTF-8 (with or without a BOM), then GB18030, a superset of GBK and what Chinese Excel
+  and WPS write, then charset-normalizer's guess (Big5, UTF-16). GB18030 is tried strictly before
+  the guess because charset-normalizer takes short GBK text ('顾客') for Big5.
+- Rows: `(line, cells)` with cells stripped and blank rows skipped. A CSV line is where the
+  record starts; an XLSX row number is the row number Excel shows, so an error points at the
+  row to fix.
+- Cells: bad cells become `RowIssue`s, so an import can report every bad line at once and write
+  nothing.
 """
 
 from __future__ import annotations
@@ -13,8 +25,10 @@ import csv
 import io
 import math
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO
 
 from store.errors import InvalidInput, RowIssue
 
@@ -23,27 +37,94 @@ FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "否", "f"})
 
 Row = tuple[int, list[str]]
 
+_GUESSES = ["gb18030", "big5", "utf_16"]
+
+
+# --- size ---------------------------------------------------------------------------------------
+
+
+def size_text(size: int) -> str:
+    """20971520 → '20 MB', 1536 → '1.5 KB': how the limit reads in an error."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} 字节"
+
+
+def check_size(name: str, size: int, limit: int) -> None:
+    if size > limit:
+        raise InvalidInput(f"文件超过上传上限 {size_text(limit)}，请拆分后分批导入", file=name)
+
+
+def read_limited(stream: BinaryIO, name: str, limit: int) -> bytes:
+    """At most `limit` bytes of an upload; one byte more is enough to know it is too large."""
+    data = stream.read(limit + 1)
+    check_size(name, len(data), limit)
+    return data
+
+
+def read_path(path: Path, limit: int) -> bytes:
+    """A file named on the command line, under the same limit as an upload."""
+    try:
+        check_size(path.name, path.stat().st_size, limit)
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(path)) from exc
+
+
+# --- text ---------------------------------------------------------------------------------------
+
 
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) first, then whatever charset-normalizer finds (GBK etc.)."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    """The file's text; an undecodable file raises `InvalidInput` naming it (and the first bad line)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InvalidInput("UTF-16 文件已损坏，请另存为 UTF-8 后重新上传", file=name) from None
+    if b"\x00" in data[:4096]:
         raise InvalidInput("文件是二进制内容，不是文本", file=name)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         utf8_error = exc
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data, cp_isolation=["gb18030", "gbk", "big5", "utf_16", "utf_8"]).best()
+    best = from_bytes(data, cp_isolation=_GUESSES).best()
     if best is None:
         line = data[: utf8_error.start].count(b"\n") + 1
-        raise InvalidInput("无法识别文本编码，请另存为 UTF-8 后重新上传", file=name, line=line)
+        raise InvalidInput(
+            "无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8 和 GBK），请另存为 UTF-8 后重新上传",
+            file=name,
+            line=line,
+        )
     return str(best)
 
 
+# --- rows ---------------------------------------------------------------------------------------
+
+
+def table_rows(data: bytes, name: str) -> Iterator[Row]:
+    """The rows of a CSV or XLSX file, chosen by its suffix."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".xlsx":
+        return xlsx_rows(data, name)
+    if suffix in ("", ".csv", ".txt"):
+        return csv_rows(data, name)
+    raise InvalidInput(f"不支持的表格类型 {suffix!r}，请上传 .csv 或 .xlsx", file=name)
+
+
 def csv_rows(data: bytes, name: str) -> Iterator[Row]:
-    """(line, cells) of every non-blank CSV record; the line is where the record starts."""
-    reader = csv.reader(io.StringIO(decode_text(data, name), newline=""))
+    return csv_text_rows(decode_text(data, name), name)
+
+
+def csv_text_rows(text: str, name: str) -> Iterator[Row]:
+    """(line, cells) of every non-blank CSV record of decoded text; the line is where it starts."""
+    reader = csv.reader(io.StringIO(text, newline=""))
     line = 1
     try:
         for cells in reader:
@@ -84,9 +165,14 @@ def cell_text(value: object) -> str:
         if math.isfinite(value) and value.is_integer():
             return str(int(value))
         return repr(value)
+    if isinstance(value, datetime) and value.time() == time.min:
+        return value.date().isoformat()  # Excel keeps a date as a datetime at midnight
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value).strip()
+
+
+# --- cells --------------------------------------------------------------------------------------
 
 
 def parse_money(

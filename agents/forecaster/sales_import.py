@@ -1,4 +1,5 @@
-"""Parse a sales-history CSV (`sku,date,qty[,price,promo,on_hand]`) into rows. Pure: bytes in, rows out.
+"""Parse a sales-history CSV or XLSX (`sku,date,qty[,price,promo,on_hand]`) into rows. Pure: bytes in,
+rows out; the file is read by the one upload reader (`store.uploads`).
 
 Every bad line is collected and reported together (file, line, field), and nothing is returned
 unless the whole file is valid, so the caller's import is all-or-nothing.
@@ -6,18 +7,14 @@ unless the whole file is valid, so the caller's import is all-or-nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from datetime import date
 from decimal import Decimal
 
-from charset_normalizer import from_bytes
-
 from agents.forecaster.errors import CsvIssue, SalesCsvInvalid
 from agents.forecaster.schemas import SalesRow
-from store.uploads import parse_count, parse_flag, parse_money
+from store.uploads import parse_count, parse_flag, parse_money, table_rows
 
 REQUIRED = ("sku", "date", "qty")
 OPTIONAL = ("price", "promo", "on_hand")
@@ -45,37 +42,18 @@ _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$|^(\d{4})(\d
 MAX_SKU_LEN = 64
 
 
-def decode_csv(data: bytes, filename: str) -> str:
-    """UTF-8 (with or without BOM), then GB18030 (a superset of GBK), then charset-normalizer's guess."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    best = from_bytes(data).best()
-    if best is None:
-        raise SalesCsvInvalid(
-            filename, [CsvIssue(1, "encoding", "无法识别文件编码，请另存为 UTF-8 或 GBK 的 CSV")]
-        )
-    return str(best)
-
-
 def parse_sales_csv(data: bytes, filename: str, *, show_errors: int = 10) -> list[SalesRow]:
-    """Parse and validate the whole file; raise `SalesCsvInvalid` listing every bad line."""
-    text = decode_csv(data, filename)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Parse and validate the whole file (CSV, or XLSX by its suffix); raise `SalesCsvInvalid`
+    listing every bad line."""
+    rows_in = table_rows(data, filename)
     issues: list[CsvIssue] = []
-    header = next(reader, None)
-    while header is not None and not any(cell.strip() for cell in header):
-        header = next(reader, None)
-    if header is None:
+    first = next(rows_in, None)
+    if first is None:
         raise SalesCsvInvalid(filename, [CsvIssue(1, "header", "文件为空，需要表头 sku,date,qty")])
-    header_line = reader.line_num
+    header_line, header = first
     columns: dict[str, int] = {}
     for index, raw in enumerate(header):
-        name = raw.strip().lstrip("\ufeff").lower().replace(" ", "_")
+        name = raw.lower().replace(" ", "_")
         name = ALIASES.get(name, name)
         if name in REQUIRED or name in OPTIONAL:
             if name in columns:
@@ -95,10 +73,7 @@ def parse_sales_csv(data: bytes, filename: str, *, show_errors: int = 10) -> lis
 
     rows: list[SalesRow] = []
     seen: dict[tuple[str, date], int] = {}
-    for cells in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
+    for line, cells in rows_in:
         row = _parse_row(cells, columns, line, issues)
         if row is None:
             continue

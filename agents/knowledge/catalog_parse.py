@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from store.errors import ImportInvalid, InvalidInput, RowIssue
-from store.uploads import csv_rows, parse_count, parse_flag, parse_money, xlsx_rows
+from store.uploads import decode_text, parse_count, parse_flag, parse_money, table_rows
 
 ImportFormat = Literal["csv", "xlsx", "json"]
 SUFFIXES: dict[str, ImportFormat] = {".csv": "csv", ".xlsx": "xlsx", ".json": "json"}
@@ -177,10 +177,7 @@ def parse_products(name: str, data: bytes, *, show_errors: int = 10) -> list[Pro
     if not data.strip():
         raise InvalidInput("文件为空", file=name)
     issues: list[RowIssue] = []
-    if fmt == "json":
-        rows = _json_rows(data, name, issues)
-    else:
-        rows = _table_rows(csv_rows(data, name) if fmt == "csv" else xlsx_rows(data, name), issues)
+    rows = _json_rows(data, name, issues) if fmt == "json" else _table_rows(table_rows(data, name), issues)
     records = _records(rows, issues)
     if not records and not issues:
         issues.append(RowIssue(1, "sku", "文件里没有任何商品"))
@@ -257,11 +254,7 @@ class _Located(dict[str, Any]):
 
 
 def _json_rows(data: bytes, name: str, issues: list[RowIssue]) -> list[_Row]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InvalidInput("JSON 文件必须是 UTF-8 编码", file=name, line=line) from None
+    text = decode_text(data, name)
     try:
         parsed = _LineDecoder(text).decode(text)
     except json.JSONDecodeError as exc:

@@ -13,8 +13,6 @@ The baselines are scored the same way (they may also show items the customer own
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -28,20 +26,12 @@ import scipy.sparse as sp
 from agents.recommender import model as rec_model
 from agents.recommender.schemas import Interaction, ProductRecord
 from store.errors import InvalidInput
+from store.uploads import table_rows
 
 REQUIRED_COLUMNS = ("customer_id", "item_id", "timestamp")
 
 
 # ---------------------------------------------------------------------- input
-def _decode(raw: bytes, name: str) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput("无法识别文件编码，请使用 UTF-8 或 GBK", file=name)
-
-
 def parse_timestamp(value: str) -> datetime:
     """ISO date (`2026-03-01`) or datetime (`2026-03-01 10:00:00`, `2026-03-01T10:00:00+08:00`)."""
     text = value.strip()
@@ -57,26 +47,25 @@ def read_interactions_csv(path: Path) -> list[Interaction]:
         raw = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(path)) from exc
-    reader = csv.DictReader(io.StringIO(_decode(raw, name)))
-    header = [h.strip() for h in reader.fieldnames or []]
+    records = table_rows(raw, name)
+    header_line, header = next(records, (1, []))
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InvalidInput(
             f"缺少列 {', '.join(missing)}；表头应为 customer_id,item_id,timestamp，"
             f"实际为 {','.join(header)!r}",
             file=name,
-            line=1,
+            line=header_line,
         )
-    reader.fieldnames = header
     rows: list[Interaction] = []
-    for line_no, rec in enumerate(reader, start=2):
-        cust = (rec.get("customer_id") or "").strip()
-        item = (rec.get("item_id") or "").strip()
+    for line_no, cells in records:
+        rec = dict(zip(header, cells, strict=False))
+        cust, item = rec.get("customer_id", ""), rec.get("item_id", "")
         if not cust:
             raise InvalidInput("customer_id 为空", file=name, line=line_no, field="customer_id")
         if not item:
             raise InvalidInput("item_id 为空", file=name, line=line_no, field="item_id")
-        stamp = rec.get("timestamp") or ""
+        stamp = rec.get("timestamp", "")
         try:
             ts = parse_timestamp(stamp)
         except ValueError:
@@ -87,7 +76,7 @@ def read_interactions_csv(path: Path) -> list[Interaction]:
                 field="timestamp",
             ) from None
         qty = 1.0
-        if "qty" in header and (rec.get("qty") or "").strip():
+        if rec.get("qty"):
             try:
                 qty = float(rec["qty"])
             except ValueError:

@@ -21,22 +21,13 @@ from api.cli.common import console, handle_errors, runtime
 from store.demo.loader import DEMO_SHOP_NAME
 from store.errors import InvalidInput
 from store.repositories.shops import ShopRepository
+from store.uploads import decode_text
 
 copy_app = typer.Typer(help="朋友圈文案：生成与广告法合规检查", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(copy_app, name="copy")
-
-
-def decode_input(raw: bytes, source: str) -> str:
-    """UTF-8 (with or without BOM) first, then GBK/GB18030 as merchants' Windows tools write it."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput("无法识别文件编码，请另存为 UTF-8", file=source)
 
 
 def report_line(report: ComplianceReport) -> dict[str, object]:
@@ -80,7 +71,7 @@ def check_command(
             name, raw = str(source), source.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"无法读取: {exc.strerror}", file=str(source)) from exc
-    texts = [line.strip() for line in decode_input(raw, name).splitlines()]
+    texts = [line.strip() for line in decode_text(raw, name).splitlines()]
     flagged = 0
     for text in filter(None, texts):
         report = check(text, category)

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -20,8 +20,9 @@ from agents.customer_service.schemas import ShopPolicy
 from agents.customer_service.triage import TriageResult, triage
 from api.cli.common import console, err_console, handle_errors, runtime
 from retrieval.embedding import Embedder
-from store.errors import SiyuError
+from store.errors import InvalidInput, SiyuError
 from store.repositories.shops import ShopRepository
+from store.uploads import decode_text
 
 log = logging.getLogger("siyu.cs")
 
@@ -49,8 +50,8 @@ def _embedder() -> Embedder | None:
         return None
 
 
-def _lines(source: TextIO) -> list[str]:
-    return [line.strip() for line in source if line.strip()]
+def _lines(raw: bytes, name: str) -> list[str]:
+    return [line.strip() for line in decode_text(raw, name).splitlines() if line.strip()]
 
 
 @cs_app.command("triage")
@@ -64,10 +65,12 @@ def triage_cmd(
     """For each message, with no context: intent, handoff true/false and the reasons."""
     policy = _policy(shop)
     if file is not None:
-        with file.open(encoding="utf-8-sig") as fh:
-            messages = _lines(fh)
+        try:
+            messages = _lines(file.read_bytes(), file.name)
+        except OSError as exc:
+            raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(file)) from exc
     else:
-        messages = _lines(sys.stdin)
+        messages = _lines(sys.stdin.buffer.read(), "<stdin>")
     classifier = IntentClassifier(_embedder() if knn else None)
     results = [triage(m, policy, classifier) for m in messages]
     if as_json:

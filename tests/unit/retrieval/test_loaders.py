@@ -8,7 +8,6 @@ import pytest
 from retrieval.chunking import FaqPair
 from retrieval.loaders import load_bytes
 from store.errors import InvalidInput
-from store.uploads import decode_text
 
 POLICY = "# 配送说明\n\n每天16点前付款当天发货。偏远地区不包邮。\n"
 
@@ -48,11 +47,6 @@ def test_text_encodings_are_detected(encoding: str) -> None:
     assert loaded.text == POLICY
     assert loaded.title == "配送说明"
     assert loaded.format == "markdown"
-
-
-def test_longer_gbk_text_decodes() -> None:
-    text = "退换货政策：签收后七天内可以申请无理由退货，生鲜商品除外。\n" * 20
-    assert decode_text(text.encode("gbk"), "a.txt") == text
 
 
 def test_binary_content_is_rejected_with_the_file_name() -> None:

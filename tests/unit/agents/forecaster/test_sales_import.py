@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from datetime import date
+import io
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from openpyxl import Workbook
 
 from agents.forecaster.errors import SalesCsvInvalid
 from agents.forecaster.panel import densify
 from agents.forecaster.sales_import import parse_sales_csv
 from agents.forecaster.schemas import SalesRow
+from store.errors import InvalidInput
 
 GOOD = (
     "sku,date,qty,price,promo,on_hand\n"
@@ -86,10 +89,23 @@ def test_header_problems(text: str, field: str) -> None:
     assert info.value.line == 1
 
 
-def test_undecodable_bytes() -> None:
-    with pytest.raises(SalesCsvInvalid) as info:
-        parse_sales_csv(b"sku,date,qty\n\x81\xff\xfe\x00\x81,2025-01-01,1\n" * 3, "x.csv")
-    assert [(i.line, i.field) for i in info.value.issues] == [(1, "encoding")]
+def test_undecodable_bytes_name_the_file_and_line() -> None:
+    with pytest.raises(InvalidInput) as info:
+        parse_sales_csv(b"sku,date,qty\n\x81\xff\xfe\x81,2025-01-01,1\n" * 3, "x.csv")
+    assert (info.value.file, info.value.line) == ("x.csv", 2)
+    assert "无法识别文件编码" in info.value.detail
+
+
+def test_xlsx_sales() -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in (["商品编码", "日期", "销量", "促销"], ["BWB-500", datetime(2025, 3, 1), 3, "是"]):
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    rows = parse_sales_csv(out.getvalue(), "sales.xlsx")
+    assert rows == [SalesRow("BWB-500", date(2025, 3, 1), 3.0, None, True, None, line=2)]
 
 
 def test_densify_fills_missing_days_and_marks_stockouts() -> None:
