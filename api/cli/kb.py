@@ -26,6 +26,7 @@ from api.cli.common import console, handle_errors, runtime
 from retrieval.beir import METRICS, MODES, load_corpus, load_qrels, load_queries, run_retrieval_eval
 from store.demo.loader import DEMO_SHOP_NAME
 from store.errors import InvalidInput, SiyuError
+from store.uploads import read_path
 
 kb_app = typer.Typer(help="知识库: 导入文档、同步商品、检索 (命中测试) 与检索评测", no_args_is_help=True)
 SUPPORTED = (".md", ".markdown", ".txt", ".docx", ".pdf", ".csv")
@@ -136,9 +137,8 @@ def ingest(
 
             started = time.perf_counter()
             try:
-                view = service.ingest_bytes(
-                    rt, shop_id, path.name, path.read_bytes(), doc_type=doc_type, progress=report
-                )
+                data = read_path(path, rt.settings.max_upload_bytes)
+                view = service.ingest_bytes(rt, shop_id, path.name, data, doc_type=doc_type, progress=report)
             except SiyuError as exc:
                 failed += 1
                 table.add_row(path.name, "", "", "", f"[red]失败[/red]: {exc.detail}")
@@ -174,10 +174,7 @@ def import_products(
     nothing), then re-index the product cards that changed. Re-importing the same file does no work."""
     rt = runtime()
     shop_id = service.shop_id_by_name(rt, shop)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"无法读取文件: {exc.strerror}", file=str(file)) from exc
+    data = read_path(file, rt.settings.max_upload_bytes)
     report = catalog_import.import_products(rt, shop_id, file.name, data)
     console.print(
         f"「{shop}」导入 {report.file}: 新增 {report.created}, 更新 {report.updated}, "

@@ -4,7 +4,10 @@ authorise, call `agents.knowledge.service` / `agents.knowledge.catalog_import`."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -14,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
-from agents.jobs import QueueUnavailable, submit_job
+from agents.jobs import Enqueue, QueueUnavailable, submit_job
 from agents.knowledge import catalog_import, service
 from agents.knowledge.tasks import INGEST_KIND, PRODUCT_IMPORT_KIND, ingest_params, stash_upload
 from agents.runtime import Runtime
@@ -22,10 +25,10 @@ from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import ErrorBody, error_responses
 from api.routers.jobs import EnqueueDep, JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from store.uploads import check_size, read_limited
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
 AUTH_ERRORS = (Unauthenticated, Forbidden)
-MAX_UPLOAD_BYTES = 20_000_000
 TextDocType = Literal["policy", "faq", "manual"]
 
 
@@ -198,36 +201,30 @@ async def upload_document(
     """Add or replace a document: a multipart `file` (Markdown, TXT, DOCX, PDF, or a CSV with
     `question,answer` columns) or JSON `{title, text, doc_type}`. Re-uploading a source replaces
     it atomically; unchanged content does no work. Uploads over 200 KB answer 202 with a job."""
-    name, data, doc_type, title, source = await _read_upload(request)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(f"文件超过 {MAX_UPLOAD_BYTES // 1_000_000} MB", file=name)
+    # `async` only to read the body (multipart or JSON, told apart by content type); everything
+    # after it touches disk, the database or the queue, so it runs in a worker thread.
+    upload = await _read_upload(request, runtime.settings.max_upload_bytes)
+    outcome = await anyio.to_thread.run_sync(_accept_document, runtime, enqueue, caller.shop_id, upload)
+    if isinstance(outcome, JSONResponse):
+        return outcome
+    return DocumentPublic.of(outcome)
+
+
+def _accept_document(
+    runtime: Runtime, enqueue: Enqueue, shop_id: int, upload: _Upload
+) -> service.DocumentView | JSONResponse:
+    name, data, doc_type, title, source = upload.parse()
     if len(data) > service.INLINE_MAX_BYTES:
-        path = stash_upload(runtime, name, data)
-        params = ingest_params(path, name, doc_type, title, len(data), source=source)
-        try:
-            job = submit_job(
-                runtime, enqueue, shop_id=caller.shop_id, kind=INGEST_KIND, params=params, message="等待索引"
-            )
-        except QueueUnavailable:
-            path.unlink(missing_ok=True)
-            raise
-        accepted = JobAccepted.of(job)
-        return JSONResponse(status_code=status.HTTP_202_ACCEPTED, content=accepted.model_dump(mode="json"))
-    view = await anyio.to_thread.run_sync(
-        _ingest_inline, runtime, caller.shop_id, name, data, doc_type, title, source
-    )
-    return DocumentPublic.of(view)
-
-
-def _ingest_inline(
-    runtime: Runtime,
-    shop_id: int,
-    name: str,
-    data: bytes,
-    doc_type: str | None,
-    title: str | None,
-    source: str | None,
-) -> service.DocumentView:
+        return _stash_and_submit(
+            runtime,
+            enqueue,
+            shop_id,
+            name,
+            data,
+            kind=INGEST_KIND,
+            params=lambda path: ingest_params(path, name, doc_type, title, len(data), source=source),
+            message="等待索引",
+        )
     if source is not None:  # JSON text
         return service.ingest_text(
             runtime,
@@ -240,26 +237,22 @@ def _ingest_inline(
     return service.ingest_bytes(runtime, shop_id, name, data, doc_type=doc_type, title=title)
 
 
-async def _read_upload(request: Request) -> tuple[str, bytes, str | None, str | None, str | None]:
-    """(file name, bytes, doc_type, title, source): `source` is set only for JSON text."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        async with request.form() as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise InvalidInput("缺少上传文件 (multipart 字段 file)", field="file")
-            data = await upload.read(MAX_UPLOAD_BYTES + 1)
-            doc_type, title = form.get("doc_type"), form.get("title")
-        return (
-            upload.filename,
-            data,
-            doc_type if isinstance(doc_type, str) and doc_type else None,
-            title if isinstance(title, str) and title else None,
-            None,
-        )
-    if content_type.startswith("application/json"):
+@dataclass(frozen=True)
+class _Upload:
+    """A document upload's body as read off the wire: a multipart file, or JSON still to parse."""
+
+    name: str
+    data: bytes
+    doc_type: str | None = None
+    title: str | None = None
+    json_body: bool = False
+
+    def parse(self) -> tuple[str, bytes, str | None, str | None, str | None]:
+        """(file name, bytes, doc_type, title, source): `source` is set only for JSON text."""
+        if not self.json_body:
+            return self.name, self.data, self.doc_type, self.title, None
         try:
-            body = TextDocument.model_validate_json(await request.body())
+            body = TextDocument.model_validate_json(self.data)
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
             raise InvalidInput(f"JSON 文档需要 title 与 text ({fields})") from None
@@ -272,7 +265,51 @@ async def _read_upload(request: Request) -> tuple[str, bytes, str | None, str | 
             body.title,
             source,
         )
+
+
+async def _read_upload(request: Request, limit: int) -> _Upload:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput("缺少上传文件 (multipart 字段 file)", field="file")
+            data = await upload.read(limit + 1)
+            doc_type, title = form.get("doc_type"), form.get("title")
+        check_size(upload.filename, len(data), limit)
+        return _Upload(
+            upload.filename,
+            data,
+            doc_type if isinstance(doc_type, str) and doc_type else None,
+            title if isinstance(title, str) and title else None,
+        )
+    if content_type.startswith("application/json"):
+        data = await request.body()
+        check_size("JSON 文档", len(data), limit)
+        return _Upload("JSON 文档", data, json_body=True)
     raise InvalidInput("请用 multipart/form-data 上传文件，或用 application/json 提交 {title, text}")
+
+
+def _stash_and_submit(
+    runtime: Runtime,
+    enqueue: Enqueue,
+    shop_id: int,
+    name: str,
+    data: bytes,
+    *,
+    kind: str,
+    params: Callable[[Path], dict[str, Any]],
+    message: str,
+) -> JSONResponse:
+    """Stash a large upload where a worker can read it and queue its job: 202 with the job id."""
+    path = stash_upload(runtime, name, data)
+    try:
+        job = submit_job(runtime, enqueue, shop_id=shop_id, kind=kind, params=params(path), message=message)
+    except QueueUnavailable:
+        path.unlink(missing_ok=True)
+        raise
+    accepted = JobAccepted.of(job)
+    return JSONResponse(status_code=status.HTTP_202_ACCEPTED, content=accepted.model_dump(mode="json"))
 
 
 @router.get(
@@ -367,7 +404,7 @@ class ProductImportPublic(BaseModel):
         **error_responses(*AUTH_ERRORS, InvalidInput, QueueUnavailable),
     },
 )
-async def import_products(
+def import_products(
     caller: OwnerDep,
     runtime: RuntimeDep,
     enqueue: EnqueueDep,
@@ -379,30 +416,21 @@ async def import_products(
     """Upsert products by SKU into the shop's catalog (title, category, specs, price, stock,
     variants), all rows in one transaction or none, then re-index the changed product cards.
     Unchanged products do no work. Files over 200 KB answer 202 with a job."""
+    # A plain `def`: reading the spooled file, stashing it, queueing and the import all block.
     name = file.filename or "products.csv"
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(f"文件超过 {MAX_UPLOAD_BYTES // 1_000_000} MB，请分批导入", file=name)
+    data = read_limited(file.file, name, runtime.settings.max_upload_bytes)
     if len(data) > service.INLINE_MAX_BYTES:
-        path = stash_upload(runtime, name, data)
-        params = {"path": str(path), "name": name, "bytes": len(data)}
-        try:
-            job = submit_job(
-                runtime,
-                enqueue,
-                shop_id=caller.shop_id,
-                kind=PRODUCT_IMPORT_KIND,
-                params=params,
-                message="等待导入",
-            )
-        except QueueUnavailable:
-            path.unlink(missing_ok=True)
-            raise
-        accepted = JobAccepted.of(job)
-        return JSONResponse(status_code=status.HTTP_202_ACCEPTED, content=accepted.model_dump(mode="json"))
-    report = await anyio.to_thread.run_sync(
-        lambda: catalog_import.import_products(runtime, caller.shop_id, name, data)
-    )
+        return _stash_and_submit(
+            runtime,
+            enqueue,
+            caller.shop_id,
+            name,
+            data,
+            kind=PRODUCT_IMPORT_KIND,
+            params=lambda path: {"path": str(path), "name": name, "bytes": len(data)},
+            message="等待导入",
+        )
+    report = catalog_import.import_products(runtime, caller.shop_id, name, data)
     return ProductImportPublic.of(report)
 
 
