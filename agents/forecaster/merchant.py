@@ -1,12 +1,15 @@
 """The merchant agent: "下周哪些商品要补货？" "保温杯还能卖几天？" "预算5000先补什么？".
 
-    question ─ parse (pure, rules: intent, time range, SKU, budget)
+    question ─ understand: with a model, it calls one of TOOLS (prompts/forecaster/tools.yaml)
+               and code resolves the arguments (period, product, a budget the merchant said);
+               without one, or when that fails, the rule parser (pure: intent, range, SKU, budget)
              ─ tools (service.suggestions / forecast_view / allocate_budget) → a small table
              ─ answer: offline template, or the LLM phrasing it (prompts/forecaster/answer.yaml)
 
-The numbers are always the tools'. The LLM only phrases; an answer of its that carries a number
-found nowhere in the tool data, or any LLM error, falls back to the offline answer. The
-response says which engine produced it.
+The numbers are always the tools'. The model only picks the tool and phrases; an answer of its
+that carries a number found nowhere in the tool data, or any LLM error, falls back to the
+offline answer. The response says which engine produced it, and `parsed.source` who understood
+the question.
 """
 
 from __future__ import annotations
@@ -23,18 +26,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from agents.forecaster import service
 from agents.forecaster.schemas import RestockAdvice
+from agents.llm import LLMGateway
 from agents.runtime import Runtime
 from prompts.loader import load_prompt, render
 from store.db import session_scope
-from store.errors import LLMError, NotFound
+from store.errors import LLMError, LLMTimeout, LLMUnavailable, NotFound
 from store.repositories.catalog import ProductRepository
 from store.repositories.sales import SalesRepository
 
 log = logging.getLogger("siyu.forecaster")
 
 PROMPT_ID = "forecaster/answer"
+TOOLS_PROMPT_ID = "forecaster/tools"
 MAX_ROWS = 10
 
 
@@ -54,6 +61,7 @@ class Parsed:
     sku: str | None = None
     sku_candidates: tuple[str, ...] = ()
     budget: Decimal | None = None
+    source: str = "rules"  # "rules" | "llm_tool": who understood the question
 
 
 # ---- parse (pure) -------------------------------------------------------------------------
@@ -288,6 +296,106 @@ def parse(question: str, catalog: Sequence[tuple[str, str]], today: date) -> Par
     return Parsed(intent, days, label, sku, tuple(skus), budget)
 
 
+# ---- understand with a model: it picks a tool, code resolves the arguments -----------------
+
+_PERIOD = Field("", description="店主说的时间范围原词，如“下周”“未来10天”“月底前”；没说就留空")
+_PRODUCT = Field(min_length=1, description="店主说的商品名称或 SKU 编码原词，如“保温杯”“MB-104”")
+
+
+class RestockList(BaseModel):
+    """列出一段时间内需要补货的商品（如“下周哪些要补货？”）。"""
+
+    period: str = _PERIOD
+
+
+class DaysLeft(BaseModel):
+    """某个商品的现货还能卖几天、要不要补货（如“保温杯还能卖几天？”）。"""
+
+    product: str = _PRODUCT
+
+
+class BudgetPlan(BaseModel):
+    """在店主给的预算内，按紧急程度先补哪些商品（如“预算5000先补什么？”）。"""
+
+    budget_yuan: float = Field(gt=0, description="店主明确说出的预算金额（元）；没说就不要调用这个工具")
+    period: str = _PERIOD
+
+
+class ForecastForSku(BaseModel):
+    """某个商品在一段时间内预计能卖多少件（如“MB-101下个月能卖多少？”）。"""
+
+    product: str = _PRODUCT
+    period: str = _PERIOD
+
+
+TOOLS: tuple[type[BaseModel], ...] = (RestockList, DaysLeft, BudgetPlan, ForecastForSku)
+
+
+def understand(
+    gateway: LLMGateway, shop_id: int, question: str, catalog: Sequence[tuple[str, str]], today: date
+) -> Parsed | None:
+    """The question as the model's tool call, resolved by code; None when the rules must do it.
+
+    Raises `LLMTimeout`/`LLMUnavailable`, so the caller does not wait on the model twice.
+    """
+    rendered = render(load_prompt(TOOLS_PROMPT_ID), {"question": question})
+    try:
+        call = gateway.call_tools(rendered, agent="forecaster", tools=TOOLS, shop_id=shop_id).output
+    except (LLMTimeout, LLMUnavailable):
+        raise
+    except LLMError as exc:
+        log.warning("forecaster.merchant.tool_failed", extra={"code": exc.code, "shop_id": shop_id})
+        return None
+    parsed = resolve_tool_call(call, question, catalog, today)
+    if parsed is None:
+        log.warning(
+            "forecaster.merchant.tool_rejected",
+            extra={
+                "shop_id": shop_id,
+                "tool": type(call).__name__,
+                "tool_args": call.model_dump(mode="json"),
+            },
+        )
+    return parsed
+
+
+def resolve_tool_call(
+    call: BaseModel, question: str, catalog: Sequence[tuple[str, str]], today: date
+) -> Parsed | None:
+    """Pure: a tool call's arguments as a `Parsed`, through the rule parser's own resolvers.
+
+    None when a product matches nothing in the catalog, or a budget is not one the merchant said
+    (a model must not spend money the merchant never mentioned)."""
+    days, label = parse_range(normalize(getattr(call, "period", "")), today)
+    skus: list[str] = []
+    if isinstance(call, DaysLeft | ForecastForSku):
+        skus = match_sku(normalize(call.product), catalog)
+        if not skus:
+            return None
+    if isinstance(call, RestockList):
+        return Parsed(Intent.restock_list, days, label, source="llm_tool")
+    if isinstance(call, DaysLeft):
+        return Parsed(Intent.days_left, days, label, skus[0], tuple(skus), source="llm_tool")
+    if isinstance(call, ForecastForSku):
+        return Parsed(Intent.forecast_for_sku, days, label, skus[0], tuple(skus), source="llm_tool")
+    if isinstance(call, BudgetPlan):
+        budget = Decimal(str(round(call.budget_yuan, 2))).normalize() + Decimal("0.00")
+        if not _said(budget, question):
+            return None
+        return Parsed(Intent.budget_plan, days, label, budget=budget, source="llm_tool")
+    return None
+
+
+def _said(budget: Decimal, question: str) -> bool:
+    """The merchant said this amount: the rule parser reads it so, or it stands in the text as a
+    whole number (500 is not said by "5000")."""
+    text = normalize(question)
+    if parse_budget(text) == budget:
+        return True
+    numbers = {n for n in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
+    return budget == budget.to_integral_value() and str(int(budget)) in numbers
+
+
 # ---- answer -------------------------------------------------------------------------------
 
 
@@ -315,9 +423,17 @@ def ask(runtime: Runtime, shop_id: int, question: str) -> MerchantAnswer:
         run_id = service.latest_run(session, shop_id)  # NotFound: no run yet
         rows = SalesRepository(session).forecasts(shop_id, run_id)
         today = rows[0].start_date if rows else date.today()
-    parsed = parse(question, catalog, today)
-    offline = answer_offline(runtime, shop_id, parsed, question)
     gateway = runtime.llm()
+    parsed: Parsed | None = None
+    if gateway is not None:
+        try:
+            parsed = understand(gateway, shop_id, question, catalog, today)
+        except LLMError as exc:
+            log.warning("forecaster.merchant.llm_failed", extra={"code": exc.code, "shop_id": shop_id})
+            return answer_offline(runtime, shop_id, parse(question, catalog, today), question)
+    if parsed is None:
+        parsed = parse(question, catalog, today)
+    offline = answer_offline(runtime, shop_id, parsed, question)
     if gateway is None or parsed.intent is Intent.unknown:
         return offline
     try:

@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agents.jobs import run_job
+from agents.llm import ToolCall
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.jobs import get_enqueue
 from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from store.demo import DemoKeys, load_demo
-from store.errors import LLMTimeout
+from store.errors import LLMBadOutput, LLMTimeout
 from store.models import Role
 from tests.e2e.api.helpers import ViaTestClient
 
@@ -120,16 +121,43 @@ def test_llm_phrases_but_numbers_stay_the_tools(api: Api, scripted_llm: Scripted
     api.run()
     api.runtime.put("llm", scripted_gateway(scripted_llm))
     ask = {"question": "预算5000先补什么？"}
-    scripted_llm.add(LLMTimeout())  # any LLM failure: the offline answer
+    scripted_llm.add(LLMTimeout())  # the model is down: the rules' offline answer, no second call
     offline = api.client.post("/v1/merchant/ask", json=ask, headers=api.headers())
-    assert offline.json()["engine"] == "offline"
+    assert offline.json()["engine"] == "offline" and offline.json()["parsed"]["source"] == "rules"
     row = offline.json()["rows"][0]
-    scripted_llm.add(f"老板，先把{row['title']}补上，{row['funded_qty']}件就够。")
+    scripted_llm.add(
+        ToolCall("BudgetPlan", {"budget_yuan": 5000}),
+        f"老板，先把{row['title']}补上，{row['funded_qty']}件就够。",
+    )
     r = api.client.post("/v1/merchant/ask", json=ask, headers=api.headers())
     assert r.json()["engine"] == "llm" and r.json()["rows"] == offline.json()["rows"]
-    scripted_llm.add("先补粉底液 999 件")  # a number the tools never gave
+    assert r.json()["parsed"]["source"] == "llm_tool"
+    scripted_llm.add(
+        ToolCall("BudgetPlan", {"budget_yuan": 5000}), "先补粉底液 999 件"
+    )  # a number no tool gave
     r = api.client.post("/v1/merchant/ask", json=ask, headers=api.headers())
     assert r.json()["engine"] == "offline" and r.json()["answer"] == offline.json()["answer"]
+
+
+def test_a_question_the_rules_miss_is_answered_through_a_tool_call(
+    api: Api, scripted_llm: ScriptedChatModel
+) -> None:
+    api.run()
+    rules = api.client.post(
+        "/v1/merchant/ask", json={"question": "下周哪些商品要补货？"}, headers=api.headers()
+    )
+    ask = {"question": "仓库里下周快见底的货有哪些"}
+    assert api.client.post("/v1/merchant/ask", json=ask, headers=api.headers()).json()["intent"] == "unknown"
+    api.runtime.put("llm", scripted_gateway(scripted_llm))
+    scripted_llm.add(ToolCall("RestockList", {"period": "下周"}), LLMBadOutput())
+    r = api.client.post("/v1/merchant/ask", json=ask, headers=api.headers()).json()
+    # The tool's table and sentence are the deterministic ones; the model only chose the tool.
+    assert (r["intent"], r["engine"], r["parsed"]["source"]) == ("restock_list", "offline", "llm_tool")
+    assert (r["rows"], r["answer"]) == (rules.json()["rows"], rules.json()["answer"])
+    # A tool call code cannot stand behind: the rules answer, exactly as without a model.
+    scripted_llm.add(ToolCall("DaysLeft", {"product": "电饭煲"}))
+    r = api.client.post("/v1/merchant/ask", json=ask, headers=api.headers()).json()
+    assert (r["intent"], r["parsed"]["source"]) == ("unknown", "rules")
 
 
 def test_import_csv(api: Api) -> None:

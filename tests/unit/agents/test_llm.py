@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from agents.llm import LLMCallRecord, LLMGateway, build_gateway
+from agents.llm import LLMCallRecord, LLMGateway, ToolCall, build_gateway
 from evals.doubles.llm import ScriptedChatModel, scripted_gateway
 from prompts import RenderedPrompt
 from store.errors import LLMBadOutput, LLMTimeout, LLMUnavailable
@@ -234,3 +234,37 @@ def test_a_stream_closed_early_is_still_recorded(
     chunks.close()
     [record] = sink.records
     assert record.ok
+
+
+class Lookup(BaseModel):
+    """查一个订单。"""
+
+    order_no: str = Field(min_length=4)
+
+
+def test_call_tools_returns_the_chosen_tools_arguments_and_records_the_call(
+    gateway: LLMGateway, scripted_llm: ScriptedChatModel, sink: Sink
+) -> None:
+    scripted_llm.add(ToolCall("Lookup", {"order_no": "SY2025"}))
+    prompt = PROMPT.model_copy(update={"user": "我手机13800138000，查下订单SY2025"})
+    result = gateway.call_tools(prompt, agent="customer_service", tools=[Lookup], shop_id=3)
+    assert result.output == Lookup(order_no="SY2025")
+    assert scripted_llm.last_request.tools == (Lookup,)
+    assert "13800138000" not in scripted_llm.last_request.messages[-1]["content"]
+    assert [(r.ok, r.shop_id) for r in sink.records] == [(True, 3)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ("好的，我来查", "没有调用任何工具"),
+        (ToolCall("Refund", {"order_no": "SY2025"}), "不存在的工具 'Refund'"),
+        (ToolCall("Lookup", {"order_no": "1"}), "参数不合法: order_no"),
+    ],
+)
+def test_call_tools_rejects_no_call_an_unknown_tool_and_bad_arguments(
+    gateway: LLMGateway, scripted_llm: ScriptedChatModel, reply: str | ToolCall, problem: str
+) -> None:
+    scripted_llm.add(reply)
+    with pytest.raises(LLMBadOutput, match=problem):
+        gateway.call_tools(PROMPT, agent="customer_service", tools=[Lookup])
