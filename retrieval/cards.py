@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from retrieval.lexical import normalise
+from retrieval.numerals import chinese_number
 
 # Prices written into free text ("¥59", "59元", "原价 99") are dropped from the card.
 _PRICE = re.compile(
@@ -138,24 +139,12 @@ def _is_money_key(key: str) -> bool:
     return any(word in key for word in ("价", "price", "库存", "stock", "成本"))
 
 
-def chinese_number(numeral: str) -> int | None:
-    """'四十一' → 41, '两' → 2, '一百零五' → 105, '四一' → 41 (read digit by digit, as typed);
-    None for what cn2an cannot read as one number."""
-    import cn2an  # 0.1 s to import: only when a numeral is actually found
-
-    try:
-        value = cn2an.cn2an(numeral, "normal")
-    except ValueError:
-        return None
-    return int(value)
-
-
 def arabic_numerals(text: str) -> str:
     """Chinese numerals before a unit or stage word as digits: '一段奶粉' → '1段奶粉'."""
 
     def digits(m: re.Match[str]) -> str:
         value = chinese_number(m.group(1))
-        return m.group(1) if value is None else str(value)
+        return m.group(1) if value is None else str(int(value))
 
     return _CN_NUMBER.sub(digits, text)
 

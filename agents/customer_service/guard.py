@@ -25,8 +25,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
+
+from retrieval.numerals import chinese_number as cn_number
 
 ViolationKind = Literal[
     "price_mismatch",
@@ -41,40 +43,7 @@ ViolationKind = Literal[
     "ad_law",
 ]
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _NUM = r"(\d+(?:\.\d{1,2})?|[零〇一二两三四五六七八九十百千]+)"
-
-
-def cn_number(token: str) -> Decimal | None:
-    """`129.5` / `七` / `十五` / `三十` / `一百二十九` / `五` → Decimal; None if not a number."""
-    try:
-        return Decimal(token)
-    except InvalidOperation:
-        pass
-    total, current = 0, 0
-    units = {"十": 10, "百": 100, "千": 1000}
-    for ch in token:
-        if ch in _CN_DIGITS:
-            current = _CN_DIGITS[ch]
-        elif ch in units:
-            total += (current or 1) * units[ch]
-            current = 0
-        else:
-            return None
-    return Decimal(total + current)
 
 
 @dataclass(frozen=True, slots=True)

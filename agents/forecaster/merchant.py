@@ -33,6 +33,7 @@ from agents.forecaster.schemas import RestockAdvice
 from agents.llm import LLMGateway
 from agents.runtime import Runtime
 from prompts.loader import load_prompt, render
+from retrieval.numerals import chinese_number
 from store.db import session_scope
 from store.errors import LLMError, LLMTimeout, LLMUnavailable, NotFound
 from store.repositories.catalog import ProductRepository
@@ -84,21 +85,8 @@ TYPOS = {
     "卖多小": "卖多少",
     "多久能卖完": "几天卖完",
 }
-_CN_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_NUM = r"\d+(?:\.\d+)?|[零一二两三四五六七八九十百千万]+"
+# 1万2 is read whole (12000); 1万 leaves 万 to the budget patterns' unit group.
+_NUM = r"\d+(?:\.\d+)?(?:万\d+)?|[零一二两三四五六七八九十百千万]+"
 _DAYS = re.compile(rf"(?:未来|接下来|最近|之后|后面|今后|这|近)?\s*({_NUM})\s*(?:天|日)")
 _WEEKS = re.compile(rf"({_NUM})\s*(?:个)?周")
 _BUDGET = (
@@ -168,43 +156,20 @@ def normalize(text: str) -> str:
     return flat
 
 
-def cn_number(raw: str) -> float | None:
-    """'5000' → 5000, '五千' → 5000, '三千五' → 3500, '两万' → 20000, '十五' → 15."""
-    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        return float(raw)
-    total, section, digit, last_unit = 0, 0, 0, 1
-    for ch in raw:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            unit = _CN_UNITS[ch]
-            if unit == 10000:
-                total += (section + digit) * unit
-                section, digit, last_unit = 0, 0, unit
-            else:
-                section += (digit or 1) * unit
-                digit, last_unit = 0, unit
-        else:
-            return None
-    if digit and last_unit >= 100:  # 三千五 = 3500: a trailing digit is one unit down
-        digit *= last_unit // 10 if last_unit < 10000 else 1000
-    return float(total + section + digit)
-
-
 _SCALE = {"万": 10000, "w": 10000, "千": 1000, "k": 1000, "百": 100}
 
 
 def parse_budget(text: str) -> Decimal | None:
     for pattern in _BUDGET:
         for match in pattern.finditer(text):
-            value = cn_number(match.group(1))
+            value = chinese_number(match.group(1))
             if value is None:
                 continue
             unit = match.group(2) if pattern.groups >= 2 else None
             if unit:
                 value *= _SCALE[unit]
             if value >= 50:  # "有3个" is not a budget
-                return Decimal(str(round(value, 2))).normalize() + Decimal("0.00")
+                return value.quantize(Decimal("0.01"))
     return None
 
 
@@ -223,10 +188,10 @@ def parse_range(text: str, today: date) -> tuple[int, str]:
     if "明天" in text:
         return 1, "明天"
     match = _DAYS.search(text)
-    if match and (n := cn_number(match.group(1))) and 1 <= n <= 90 and "几" not in match.group(0):
+    if match and (n := chinese_number(match.group(1))) and 1 <= n <= 90 and "几" not in match.group(0):
         return int(n), f"未来{int(n)}天"
     match = _WEEKS.search(text)
-    if match and (n := cn_number(match.group(1))) and 1 <= n <= 12:
+    if match and (n := chinese_number(match.group(1))) and 1 <= n <= 12:
         return int(n) * 7, f"未来{int(n) * 7}天"
     return service.DEFAULT_REVIEW_DAYS, f"未来{service.DEFAULT_REVIEW_DAYS}天"
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from retrieval.cards import arabic_numerals, chinese_number, extract_terms, product_card, variant_parts
+from retrieval.cards import arabic_numerals, extract_terms, product_card, variant_parts
 from retrieval.catalog import CatalogIndex, compact, decode_terms, encode_terms, is_code
 
 
@@ -126,13 +126,6 @@ def test_store_products_make_cards() -> None:
 )
 def test_chinese_numerals_before_a_unit_become_digits(text: str, digits: str) -> None:
     assert arabic_numerals(text) == digits
-
-
-def test_chinese_number_reads_one_number_or_none() -> None:
-    read = {n: chinese_number(n) for n in ("一", "两", "十", "十一", "四十一", "二十", "一百零五")}
-    assert read == {"一": 1, "两": 2, "十": 10, "十一": 11, "四十一": 41, "二十": 20, "一百零五": 105}
-    assert chinese_number("四一") == 41  # typed digit by digit
-    assert chinese_number("十十") is None
 
 
 def test_stage_words_are_terms_and_match_chinese_numerals() -> None:

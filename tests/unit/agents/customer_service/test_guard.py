@@ -12,7 +12,6 @@ from agents.customer_service.guard import (
     GuardFacts,
     PolicyFacts,
     ProductFact,
-    cn_number,
     guard_reply,
 )
 
@@ -155,12 +154,10 @@ def test_titles_are_not_read_as_prices() -> None:
     assert guard_reply(f"「{CATALOG['SP-362']['title']}」现价¥39.90", tea).ok
 
 
-@pytest.mark.parametrize(
-    ("token", "value"), [("7", 7), ("七", 7), ("十五", 15), ("三十", 30), ("一百二十九", 129), ("12.5", 12.5)]
-)
-def test_cn_number(token: str, value: float) -> None:
-    assert cn_number(token) == Decimal(str(value))
-    assert cn_number("abc") is None
+def test_spoken_amounts_are_read_as_said() -> None:
+    # 三百五 is 350 (the old hand parser here read 305)
+    [off] = guard_reply("实在不行给您便宜三百五", GuardFacts()).violations
+    assert (off.kind, off.detail) == ("unauthorised_discount", "没有减 350 元的优惠规则")
 
 
 SHIPPING_FAQ = (

@@ -11,7 +11,6 @@ import pytest
 from agents.forecaster.merchant import (
     Intent,
     MerchantAnswer,
-    cn_number,
     numbers_grounded,
     parse,
     parse_budget,
@@ -89,19 +88,20 @@ def test_there_are_at_least_30_phrasings() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"),
+    ("question", "budget"),
     [
-        ("5000", 5000),
-        ("五千", 5000),
-        ("三千五", 3500),
-        ("两万", 20000),
-        ("十五", 15),
-        ("一百二十", 120),
-        ("七", 7),
+        ("预算5000", "5000"),
+        ("预算五千", "5000"),
+        ("预算三千五补什么", "3500"),
+        ("手上只有两万", "20000"),
+        ("预算两百块", "200"),
+        ("预算1万2", "12000"),
+        ("预算一万二", "12000"),
+        ("预算1.5万", "15000"),
     ],
 )
-def test_cn_number(raw: str, value: float) -> None:
-    assert cn_number(raw) == value
+def test_budgets_in_chinese_arabic_and_mixed_numerals(question: str, budget: str) -> None:
+    assert parse_budget(question) == Decimal(budget)
 
 
 def test_small_counts_are_not_budgets() -> None:
