@@ -21,6 +21,7 @@ O(postings) array work and no tokenising. bm25s stays the reference the tests sc
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import re
@@ -53,6 +54,13 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 def normalise(text: str) -> str:
     """NFKC + lower case: full-width letters, digits and dashes become ASCII."""
     return unicodedata.normalize("NFKC", text).lower()
+
+
+def common_substring_length(a: str, b: str) -> int:
+    """Length of the longest run of characters `a` and `b` share (保温杯 in 清居保温杯 / 保温杯补货 → 3)."""
+    # autojunk off: on a string of 200+ characters difflib would otherwise skip its most frequent
+    # characters, and the answer would depend on the length of the text.
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match().size
 
 
 class JiebaDictionary:

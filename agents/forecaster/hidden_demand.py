@@ -25,6 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from agents.forecaster.panel import SalesPanel
+from retrieval.lexical import common_substring_length
 
 ASK_PATTERNS = (
     "有货吗",
@@ -85,20 +86,6 @@ def title_words(title: str) -> list[str]:
     return _CJK_RUN.findall(title)
 
 
-def _common(a: str, b: str) -> int:
-    """Length of the longest common substring."""
-    best = 0
-    prev = [0] * (len(b) + 1)
-    for ca in a:
-        cur = [0] * (len(b) + 1)
-        for j, cb in enumerate(b, 1):
-            if ca == cb:
-                cur[j] = prev[j - 1] + 1
-                best = max(best, cur[j])
-        prev = cur
-    return best
-
-
 def match_skus(text: str, titles: Mapping[str, str]) -> list[str]:
     """The SKUs a message names: by code first; else the SKUs sharing the longest title word."""
     flat = unicodedata.normalize("NFKC", text)
@@ -110,7 +97,7 @@ def match_skus(text: str, titles: Mapping[str, str]) -> list[str]:
     for sku, title in titles.items():
         score = 0
         for word in title_words(title):
-            common = _common(word, flat)
+            common = common_substring_length(word, flat)
             score += common if common >= MIN_COMMON else 0
         if score > best:
             best, found = score, [sku]

@@ -33,6 +33,7 @@ from agents.forecaster.schemas import RestockAdvice
 from agents.llm import LLMGateway
 from agents.runtime import Runtime
 from prompts.loader import load_prompt, render
+from retrieval.lexical import common_substring_length
 from retrieval.numerals import chinese_number
 from store.db import session_scope
 from store.errors import LLMError, LLMTimeout, LLMUnavailable, NotFound
@@ -196,20 +197,6 @@ def parse_range(text: str, today: date) -> tuple[int, str]:
     return service.DEFAULT_REVIEW_DAYS, f"未来{service.DEFAULT_REVIEW_DAYS}天"
 
 
-def _common(a: str, b: str) -> int:
-    """Length of the longest common substring."""
-    best = 0
-    prev = [0] * (len(b) + 1)
-    for ca in a:
-        cur = [0] * (len(b) + 1)
-        for j, cb in enumerate(b, 1):
-            if ca == cb:
-                cur[j] = prev[j - 1] + 1
-                best = max(best, cur[j])
-        prev = cur
-    return best
-
-
 def match_sku(text: str, catalog: Sequence[tuple[str, str]]) -> list[str]:
     """SKUs the question names: by code (mb104, MB-104), else by the best title overlap (≥ 2 chars)."""
     codes = {re.sub(r"[^0-9a-z]", "", m) for m in _CODE.findall(text)}
@@ -227,7 +214,7 @@ def match_sku(text: str, catalog: Sequence[tuple[str, str]]) -> list[str]:
             if re.fullmatch(r"[\d.a-z]+", w):  # sizes and specs (500ml, 64片 is CJK) only as a tie-break
                 score += len(w) if len(w) >= 3 and w in text else 0
                 continue
-            common = _common(re.sub(r"[^\u4e00-\u9fff]", "", w), probe)
+            common = common_substring_length(re.sub(r"[^\u4e00-\u9fff]", "", w), probe)
             if common >= 2:
                 score += common
         if score:

@@ -54,3 +54,13 @@ def test_reads_one_exact_number(token: str, value: str) -> None:
 @pytest.mark.parametrize("token", ["十几", "几百", "十十", "万", "abc", "", "半", "三88"])
 def test_vague_or_malformed_is_none(token: str) -> None:
     assert chinese_number(token) is None
+
+
+def test_common_substring_length_is_the_longest_shared_run() -> None:
+    from retrieval.lexical import common_substring_length
+
+    assert common_substring_length("保温杯", "清居保温杯补货") == 3
+    assert common_substring_length("纸尿裤", "拉拉裤") == 1
+    assert common_substring_length("", "保温杯") == 0
+    # autojunk off: a long text's most frequent characters still count.
+    assert common_substring_length("纸尿裤", "纸" * 300 + "尿裤" + "纸" * 300) == 3
