@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from agents.recommender import model as rec_model
 from agents.recommender.schemas import Interaction, ProductRecord
+from retrieval.beir import ndcg_at
 from store.errors import InvalidInput
 from store.uploads import table_rows
 
@@ -151,9 +152,8 @@ def recall_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int) -> floa
 
 
 def ndcg_at_k(ranked: Sequence[str], relevant: frozenset[str], k: int) -> float:
-    dcg = sum(1.0 / math.log2(pos + 2) for pos, s in enumerate(ranked[:k]) if s in relevant)
-    ideal = sum(1.0 / math.log2(pos + 2) for pos in range(min(len(relevant), k)))
-    return dcg / ideal if ideal else 0.0
+    """Binary relevance: the graded NDCG of retrieval.beir with every bought item at grade 1."""
+    return ndcg_at(ranked, dict.fromkeys(relevant, 1), k)
 
 
 @dataclass(frozen=True)
