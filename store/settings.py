@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     copy_novelty_threshold: Annotated[float, Field(gt=0, le=1)] = 0.97
 
     # Handoff webhooks: each attempt's timeout, then retries after base·2^(n-1) seconds, capped.
+    # Outbound calls (webhooks, channels) reach public addresses only; these host names or
+    # addresses/CIDRs are the exceptions (agents/outbound.py). JSON list: ["127.0.0.1", "10.1.0.0/16"].
+    outbound_allow: list[str] = Field(default_factory=list)
     webhook_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
     webhook_max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     webhook_backoff_base_s: Annotated[float, Field(gt=0, le=3600)] = 2.0

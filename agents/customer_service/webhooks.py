@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from agents import outbound
 from agents.privacy import mask_pii
 from agents.runtime import Runtime
 from store.db import session_scope
@@ -231,12 +232,22 @@ def attempt(
     own = client is None
     http = client or httpx.Client(follow_redirects=False)
     try:
-        response = http.post(url, content=body, headers=headers, timeout=settings.webhook_timeout_s)
+        response = outbound.post(
+            http,
+            url,
+            content=body,
+            headers=headers,
+            timeout=settings.webhook_timeout_s,
+            allow=settings.outbound_allow,
+        )
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}: {response.text[:200]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
+    except outbound.OutboundURLRefused as exc:
+        # Checked again at send time: the name may resolve elsewhere since the owner saved it.
+        error = exc.detail
     finally:
         if own:
             http.close()

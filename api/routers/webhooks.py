@@ -13,8 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
+from agents import outbound
 from agents.customer_service.tasks import WEBHOOK_TASK
 from agents.customer_service.webhooks import WebhookDispatch
+from agents.outbound import OutboundURLRefused
 from agents.runtime import Runtime
 from api.celery_app import runtime_celery
 from api.deps import OwnerDep, RuntimeDep, SessionDep
@@ -101,9 +103,19 @@ def _public(session: SessionDep, shop_id: int) -> WebhookPublic:
     )
 
 
-@router.put("/shop/webhook", response_model=WebhookPublic, responses=error_responses(*AUTH_ERRORS))
-def set_webhook(body: WebhookSet, caller: OwnerDep, session: SessionDep) -> WebhookPublic:
-    """Set (or replace) the URL and secret. The next delivery, and every retry, uses them."""
+@router.put(
+    "/shop/webhook",
+    response_model=WebhookPublic,
+    responses=error_responses(*AUTH_ERRORS, OutboundURLRefused),
+)
+def set_webhook(
+    body: WebhookSet, caller: OwnerDep, session: SessionDep, runtime: RuntimeDep
+) -> WebhookPublic:
+    """Set (or replace) the URL and secret. The next delivery, and every retry, uses them.
+
+    A URL that resolves to a loopback, private, link-local or metadata address is refused (400
+    `outbound_url_refused`) unless the operator allows it in SIYU_OUTBOUND_ALLOW."""
+    outbound.check_url(str(body.url), runtime.settings.outbound_allow)
     WebhookRepository(session).set_config(caller.shop_id, str(body.url), body.secret)
     session.commit()
     return _public(session, caller.shop_id)

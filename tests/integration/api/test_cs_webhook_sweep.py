@@ -231,3 +231,18 @@ def test_the_beat_task_sweeps_through_a_celery_worker(
         install_runtime(previous)
     assert _row(runtime, shop_id, lost).status is WebhookDeliveryStatus.delivered
     assert receiver.deliveries == [str(lost)]
+
+
+def test_a_saved_url_no_longer_allowed_is_refused_at_send_time_and_never_reached(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    """The check runs again before each POST: an operator who removes the allowance (or a name
+    that now resolves to a private address) stops deliveries without touching the chat."""
+    shop_id, handoff_id = _shop(runtime, receiver.url)
+    runtime.settings = runtime.settings.model_copy(update={"outbound_allow": [], "webhook_max_attempts": 1})
+    delivery_id = _delivery(runtime, shop_id, handoff_id, receiver.url)
+    assert webhooks.attempt(runtime, shop_id, delivery_id) is None
+    row = _row(runtime, shop_id, delivery_id)
+    assert row.status is WebhookDeliveryStatus.failed and row.last_error is not None
+    assert "回环" in row.last_error and row.last_status_code is None
+    assert receiver.hits == []
