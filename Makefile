@@ -29,15 +29,19 @@ $(STAMP): requirements.lock requirements-dev.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/siyu run
 
+# In parallel, one worker per core; --dist loadscope keeps a module's tests (and its module-scoped
+# fixtures: the demo shop's knowledge base, a Celery worker) on one worker, so they are built once.
+PYTEST_PARALLEL := -n auto --dist loadscope --durations=20
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 # Integration + e2e only: CI runs these a second time against Postgres and Redis.
 test-integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration tests/e2e
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/integration tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
