@@ -89,20 +89,18 @@ def _client(routes: dict[str, httpx.Response]) -> tuple[httpx.Client, list[str]]
     return httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False), seen
 
 
+def _post(client: httpx.Client) -> httpx.Response:
+    return outbound.post(
+        client, "https://hooks.example.com/a", content=b"{}", headers={}, timeout=1, allow=(), resolver=PUBLIC
+    )
+
+
 def test_a_redirect_to_a_private_address_is_refused_before_it_is_requested() -> None:
     client, seen = _client(
         {"https://hooks.example.com/a": httpx.Response(307, headers={"location": "http://10.0.0.8/steal"})}
     )
     with client, pytest.raises(OutboundURLRefused, match="私有"):
-        outbound.post(
-            client,
-            "https://hooks.example.com/a",
-            content=b"{}",
-            headers={},
-            timeout=1,
-            allow=(),
-            resolver=PUBLIC,
-        )
+        _post(client)
     assert seen == ["https://hooks.example.com/a"]
 
 
@@ -114,15 +112,7 @@ def test_a_public_307_is_followed_and_a_302_is_the_answer() -> None:
         }
     )
     with client:
-        r = outbound.post(
-            client,
-            "https://hooks.example.com/a",
-            content=b"{}",
-            headers={},
-            timeout=1,
-            allow=(),
-            resolver=PUBLIC,
-        )
+        r = _post(client)
     assert r.status_code == 302
     assert seen == ["https://hooks.example.com/a", "https://hooks.example.com/b"]
 
@@ -130,13 +120,5 @@ def test_a_public_307_is_followed_and_a_302_is_the_answer() -> None:
 def test_redirect_loops_stop() -> None:
     client, seen = _client({"https://hooks.example.com/a": httpx.Response(307, headers={"location": "/a"})})
     with client, pytest.raises(OutboundURLRefused, match="重定向"):
-        outbound.post(
-            client,
-            "https://hooks.example.com/a",
-            content=b"{}",
-            headers={},
-            timeout=1,
-            allow=(),
-            resolver=PUBLIC,
-        )
+        _post(client)
     assert len(seen) == outbound.MAX_REDIRECTS + 1
