@@ -35,6 +35,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 Money = Numeric(12, 2)
 
+# The largest values these columns hold on both databases: a count (`Integer`: stock,
+# quantities, days) is 32-bit on Postgres, and money has 10 digits before the point. The file
+# imports check cells against them, so a number too large is a line-and-field error, never the
+# driver's overflow surfacing as a 500. (Ids are 64-bit; the API bounds them in `api.params`.)
+COUNT_MAX = 2**31 - 1
+MONEY_MAX = Decimal("9999999999.99")
+
 # Stable constraint names, so Alembic batch migrations on SQLite can find them.
 NAMING = {
     "ix": "ix_%(column_0_label)s",

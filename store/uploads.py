@@ -16,7 +16,8 @@ product catalog (`agents.knowledge`), sales history (`agents.forecaster`), purch
   record starts; an XLSX row number is the row number Excel shows, so an error points at the
   row to fix.
 - Cells: bad cells become `RowIssue`s, so an import can report every bad line at once and write
-  nothing.
+  nothing. Numbers are checked against what their columns hold (`store.models`): a count or a
+  price too large for the database is a bad cell like any other, not a failed write.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from store.errors import InvalidInput, RowIssue
+from store.models import COUNT_MAX, MONEY_MAX
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "是", "t"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "n", "否", "f"})
@@ -190,6 +192,9 @@ def parse_money(
     if not value.is_finite() or value < 0:
         issues.append(RowIssue(line, field, f"{label} {raw!r} 不能为负数"))
         return None
+    if value > MONEY_MAX:
+        issues.append(RowIssue(line, field, f"{label} {raw!r} 超出上限 {MONEY_MAX}"))
+        return None
     if places is not None:
         exponent = value.normalize().as_tuple().exponent
         if isinstance(exponent, int) and -exponent > places:
@@ -200,19 +205,32 @@ def parse_money(
 
 
 def parse_count(
-    raw: str, line: int, field: str, label: str, issues: list[RowIssue], *, minimum: int = 0
+    raw: str,
+    line: int,
+    field: str,
+    label: str,
+    issues: list[RowIssue],
+    *,
+    minimum: int = 0,
+    maximum: int = COUNT_MAX,
 ) -> int | None:
-    """A whole number ≥ `minimum` ('1,200' and '12.0' allowed); blank → None."""
+    """A whole number in [`minimum`, `maximum`] ('1,200' and '12.0' allowed); blank → None.
+
+    Read as a Decimal, not a float: a float turns '9007199254740993' into a different number and
+    '1e20' into an integer no column holds."""
     if not raw:
         return None
     try:
-        value = float(raw.replace(",", ""))
-    except ValueError:
+        value = Decimal(raw.replace(",", "").strip())
+    except InvalidOperation:
         issues.append(RowIssue(line, field, f"{label} {raw!r} 不是数字"))
         return None
-    if not math.isfinite(value) or not value.is_integer() or value < minimum:
+    if not value.is_finite() or value != value.to_integral_value() or value < minimum:
         need = "非负整数" if minimum == 0 else f"不小于 {minimum} 的整数"
         issues.append(RowIssue(line, field, f"{label} {raw!r} 应为{need}"))
+        return None
+    if value > maximum:
+        issues.append(RowIssue(line, field, f"{label} {raw!r} 超出上限 {maximum}"))
         return None
     return int(value)
 

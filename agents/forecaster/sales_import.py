@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from agents.forecaster.errors import CsvIssue, SalesCsvInvalid
 from agents.forecaster.schemas import SalesRow
+from store.models import COUNT_MAX
 from store.uploads import parse_count, parse_flag, parse_money, table_rows
 
 REQUIRED = ("sku", "date", "qty")
@@ -143,6 +144,10 @@ def _parse_qty(raw: str, line: int, issues: list[CsvIssue]) -> float | None:
         return None
     if not math.isfinite(qty) or qty < 0:
         issues.append(CsvIssue(line, "qty", f"销量 {raw!r} 不能为负数（退货请单独处理）"))
+        return None
+    if qty > COUNT_MAX:
+        # A float column holds it, but no day sells that much, and the models' sums would overflow.
+        issues.append(CsvIssue(line, "qty", f"销量 {raw!r} 超出上限 {COUNT_MAX}"))
         return None
     return qty
 

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from store.errors import ImportInvalid, InvalidInput, RowIssue
+from store.models import COUNT_MAX
 from store.uploads import decode_text, parse_count, parse_flag, parse_money, table_rows
 
 ImportFormat = Literal["csv", "xlsx", "json"]
@@ -500,7 +501,10 @@ def _merge(
             if price is None and prices:
                 price = min(prices)
             total = sum(int(v["stock"]) for v in variants)
-            if stock is not None and variants and stock != total:
+            if total > COUNT_MAX:
+                message = f"各款式库存之和 {total} 超出上限 {COUNT_MAX}"
+                issues.append(RowIssue(record.lines.get("stock", record.line), "stock", message))
+            elif stock is not None and variants and stock != total:
                 issues.append(
                     RowIssue(
                         record.lines["stock"],

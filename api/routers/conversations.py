@@ -31,6 +31,7 @@ from agents.runtime import Runtime
 from api.celery_app import runtime_celery
 from api.deps import Caller, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
+from api.params import IdPath
 from api.routers.webhooks import WebhookDispatchDep
 from store.errors import Forbidden, NotFound, SiyuError, Unauthenticated
 from store.models import ConversationState, Role
@@ -188,7 +189,7 @@ def reply_chunks(text: str, size: int = DELTA_CHARS) -> list[str]:
     },
 )
 def post_message(
-    conversation_id: int,
+    conversation_id: IdPath,
     body: MessageCreate,
     caller: StaffOrChannelDep,
     runtime: RuntimeDep,
@@ -289,6 +290,6 @@ async def _turn_stream(
     responses=error_responses(*AUTH_ERRORS, NotFound),
 )
 def get_conversation(
-    conversation_id: int, caller: StaffOrChannelDep, runtime: RuntimeDep
+    conversation_id: IdPath, caller: StaffOrChannelDep, runtime: RuntimeDep
 ) -> TranscriptPublic:
     return TranscriptPublic.model_validate(service.transcript(runtime, caller.shop_id, conversation_id))

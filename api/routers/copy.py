@@ -28,6 +28,7 @@ from agents.copywriter.schemas import CopyCheckRequest, CopyCheckResult
 from agents.jobs import QueueUnavailable, read_job, submit_job
 from api.deps import AgentDep, OwnerDep, RuntimeDep
 from api.errors import error_responses
+from api.params import IdPath, Offset
 from api.routers.jobs import EnqueueDep, JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from store.models import DraftStatus, JobStatus
@@ -70,7 +71,7 @@ def list_drafts(
     runtime: RuntimeDep,
     status_: Annotated[DraftStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[moments.DraftPublic]:
     """The shop's drafts, newest first, with their compliance report and provenance."""
     return moments.list_drafts(runtime, caller.shop_id, status=status_, limit=limit, offset=offset)
@@ -81,7 +82,7 @@ def list_drafts(
     response_model=moments.DraftPublic,
     responses=error_responses(*AUTH, NotFound, DraftAlreadyDecided),
 )
-def approve_draft(draft_id: int, caller: OwnerDep, runtime: RuntimeDep) -> moments.DraftPublic:
+def approve_draft(draft_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) -> moments.DraftPublic:
     """Approve a draft; approved posts feed the novelty check of later generations."""
     return moments.decide_draft(runtime, caller.shop_id, draft_id, DraftStatus.approved, now=_now())
 
@@ -91,7 +92,7 @@ def approve_draft(draft_id: int, caller: OwnerDep, runtime: RuntimeDep) -> momen
     response_model=moments.DraftPublic,
     responses=error_responses(*AUTH, NotFound, DraftAlreadyDecided),
 )
-def reject_draft(draft_id: int, caller: OwnerDep, runtime: RuntimeDep) -> moments.DraftPublic:
+def reject_draft(draft_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) -> moments.DraftPublic:
     return moments.decide_draft(runtime, caller.shop_id, draft_id, DraftStatus.rejected, now=_now())
 
 

@@ -8,6 +8,7 @@ from agents.customer_service import service
 from agents.customer_service.errors import HandoffAlreadyClaimed, HandoffClosed, InvalidTransition
 from api.deps import AgentDep, RuntimeDep
 from api.errors import error_responses
+from api.params import IdPath
 from api.routers.conversations import HandoffPublic, NowDep, staff_name
 from api.routers.webhooks import WebhookDispatchDep
 from store.errors import Forbidden, NotFound, Unauthenticated
@@ -31,7 +32,7 @@ def list_handoffs(
     responses=error_responses(*AUTH_ERRORS, NotFound, HandoffAlreadyClaimed, HandoffClosed),
 )
 def claim(
-    handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep, notify: WebhookDispatchDep
+    handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep, notify: WebhookDispatchDep
 ) -> HandoffPublic:
     """Atomic: of any concurrent claims exactly one wins; the shop's webhook hears `handoff.claimed`."""
     return HandoffPublic(
@@ -44,7 +45,7 @@ def claim(
     response_model=HandoffPublic,
     responses=error_responses(*AUTH_ERRORS, NotFound, HandoffClosed, InvalidTransition),
 )
-def release(handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
+def release(handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
     """Hand the chat back to the bot (a system note is added to the transcript)."""
     return HandoffPublic(**service.release_handoff(runtime, caller.shop_id, handoff_id, now))
 
@@ -54,6 +55,6 @@ def release(handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep)
     response_model=HandoffPublic,
     responses=error_responses(*AUTH_ERRORS, NotFound, HandoffClosed, InvalidTransition),
 )
-def resolve(handoff_id: int, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
+def resolve(handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
     """Done: the conversation is closed; a new customer message reopens it with the bot."""
     return HandoffPublic(**service.resolve_handoff(runtime, caller.shop_id, handoff_id, now))

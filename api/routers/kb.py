@@ -23,6 +23,7 @@ from agents.knowledge.tasks import INGEST_KIND, PRODUCT_IMPORT_KIND, ingest_para
 from agents.runtime import Runtime
 from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import ErrorBody, error_responses
+from api.params import IdField, IdPath
 from api.routers.jobs import EnqueueDep, JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from store.uploads import check_size, read_limited
@@ -82,7 +83,7 @@ class TextDocument(BaseModel):
 
 class SearchFiltersIn(BaseModel):
     doc_types: list[Literal["product", "policy", "faq", "manual"]] = Field(default_factory=list)
-    doc_ids: list[int] = Field(default_factory=list, max_length=200)
+    doc_ids: list[IdField] = Field(default_factory=list, max_length=200)
     skus: list[str] = Field(default_factory=list, max_length=200)
 
 
@@ -329,7 +330,7 @@ def list_documents(
     response_model=DocumentDetail,
     responses=error_responses(*AUTH_ERRORS, NotFound),
 )
-def get_document(document_id: int, caller: AgentDep, runtime: RuntimeDep) -> DocumentDetail:
+def get_document(document_id: IdPath, caller: AgentDep, runtime: RuntimeDep) -> DocumentDetail:
     """One document with its stored text and chunk ids."""
     return DocumentDetail.detail(service.get_document(runtime, caller.shop_id, document_id))
 
@@ -339,7 +340,7 @@ def get_document(document_id: int, caller: AgentDep, runtime: RuntimeDep) -> Doc
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(*AUTH_ERRORS, NotFound),
 )
-def delete_document(document_id: int, caller: OwnerDep, runtime: RuntimeDep) -> None:
+def delete_document(document_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) -> None:
     """Delete the document and every one of its chunks."""
     service.delete(runtime, caller.shop_id, document_id)
 

@@ -17,6 +17,7 @@ from agents.recommender.schemas import ReasonCode
 from agents.recommender.tasks import REFRESH_KIND
 from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import error_responses
+from api.params import Offset
 from api.routers.jobs import EnqueueDep, JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
@@ -228,7 +229,7 @@ def reminders(
     now: NowDep,
     due_within_days: Annotated[int, Query(ge=0, le=90)] = 7,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReminderPagePublic:
     """Customers whose usual repurchase of a SKU is due within `due_within_days` (either side)."""
     page = service.reminders(
@@ -272,7 +273,7 @@ def segment_customers(
     runtime: RuntimeDep,
     now: NowDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SegmentCustomersPublic:
     """One page of a segment's customers (key like `vip` or the label 沉睡), biggest spenders first."""
     page = service.segment_customers(runtime, caller.shop_id, name, now=now, limit=limit, offset=offset)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, OwnerDep, SessionDep
 from api.errors import error_responses
+from api.params import IdPath
 from store.errors import AlreadyExists, Forbidden, NotFound, Unauthenticated
 from store.models import Role
 from store.repositories.shops import ApiKeyRepository, ShopRepository
@@ -109,6 +110,6 @@ def create_key(body: KeyCreate, caller: OwnerDep, session: SessionDep) -> KeyIss
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(*AUTH_ERRORS, NotFound),
 )
-def revoke_key(key_id: int, caller: OwnerDep, session: SessionDep) -> None:
+def revoke_key(key_id: IdPath, caller: OwnerDep, session: SessionDep) -> None:
     ApiKeyRepository(session).revoke(caller.shop_id, key_id)
     session.commit()

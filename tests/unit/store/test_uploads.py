@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
 from store.errors import InvalidInput, RowIssue
+from store.models import COUNT_MAX
 from store.settings import Settings
 from store.uploads import (
     check_size,
     csv_rows,
     decode_text,
+    parse_count,
     parse_money,
     read_limited,
     read_path,
@@ -112,6 +115,46 @@ def test_bad_cell_names_line_and_field() -> None:
         parse_money(cells[2], line, "price", "价格", issues, places=0)
     assert issues == [RowIssue(4, "price", "价格 '12.5' 最多保留 0 位小数")]
     assert str(issues[0]) == "第 4 行 字段 'price': 价格 '12.5' 最多保留 0 位小数"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("1,200", 1200), ("12.0", 12), (" 7 ", 7), ("2147483647", COUNT_MAX), ("1e3", 1000)],
+)
+def test_count_cells_in_range(raw: str, value: int) -> None:
+    issues: list[RowIssue] = []
+    assert parse_count(raw, 2, "stock", "库存", issues) == value and issues == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("2147483648", "库存 '2147483648' 超出上限 2147483647"),
+        ("99999999999999999999", "库存 '99999999999999999999' 超出上限 2147483647"),
+        ("1e400", "库存 '1e400' 超出上限 2147483647"),
+        ("-1", "库存 '-1' 应为非负整数"),
+        ("2.5", "库存 '2.5' 应为非负整数"),
+        ("inf", "库存 'inf' 应为非负整数"),
+        ("十", "库存 '十' 不是数字"),
+    ],
+)
+def test_count_cells_out_of_range_are_bad_cells(raw: str, message: str) -> None:
+    issues: list[RowIssue] = []
+    assert parse_count(raw, 7, "stock", "库存", issues) is None
+    assert issues == [RowIssue(7, "stock", message)]
+
+
+def test_a_count_is_read_exactly_not_through_a_float() -> None:
+    # float('9007199254740993') is ...992: a float parse would store a different number.
+    issues: list[RowIssue] = []
+    assert parse_count("9007199254740993", 2, "n", "数量", issues, maximum=2**63 - 1) == 9007199254740993
+
+
+def test_money_beyond_the_column_is_a_bad_cell() -> None:
+    issues: list[RowIssue] = []
+    assert parse_money("9999999999.99", 3, "price", "价格", issues) == Decimal("9999999999.99")
+    assert parse_money("10000000000", 3, "price", "价格", issues) is None
+    assert issues == [RowIssue(3, "price", "价格 '10000000000' 超出上限 9999999999.99")]
 
 
 def test_size_limit_names_file_and_limit() -> None:

@@ -65,6 +65,21 @@ def test_every_bad_line_is_reported_and_nothing_returned() -> None:
     assert "第 7 行 字段 'date': SKU 'A' 在 2025-03-01 已在第 2 行出现" in err.detail
 
 
+def test_numbers_beyond_their_columns_name_file_line_and_field() -> None:
+    text = (
+        "sku,date,qty,price,on_hand\n"
+        "A,2025-03-01,3,9.9,99999999999999999999\n"  # on_hand: a 32-bit column
+        "A,2025-03-02,1e300,,\n"  # qty: no day sells that much
+        "A,2025-03-03,1,12345678901,\n"  # price: NUMERIC(12, 2)
+    )
+    with pytest.raises(SalesCsvInvalid) as info:
+        parse_sales_csv(text.encode(), "big.csv")
+    err = info.value
+    assert [(i.line, i.field) for i in err.issues] == [(2, "on_hand"), (3, "qty"), (4, "price")]
+    assert err.detail.startswith("文件 'big.csv', 第 2 行, 字段 'on_hand': 共 3 处错误，未导入任何数据。")
+    assert "库存 '99999999999999999999' 超出上限 2147483647" in err.detail
+
+
 def test_first_n_errors_shown() -> None:
     text = "sku,date,qty\n" + "".join(f"A,bad{i},1\n" for i in range(15))
     with pytest.raises(SalesCsvInvalid) as info:

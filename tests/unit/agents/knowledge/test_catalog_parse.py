@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -170,6 +171,32 @@ def test_every_bad_cell_is_reported_with_line_and_field() -> None:
     assert "第 10 行 字段 'title': 与第 2 行的 杯子 不一致" in err.detail
 
 
+@pytest.mark.parametrize("suffix", ["csv", "json", "xlsx"])
+def test_numbers_beyond_their_columns_are_bad_cells(suffix: str) -> None:
+    """The cells are valid numbers, but no database column holds them: before, the import
+    answered 500 when the write overflowed; now each is an issue naming its line and field."""
+    rows = [
+        ["sku", "title", "category", "price", "stock", "moq"],
+        ["A-1", "杯子", "家居", "9", "99999999999999999999", "1"],
+        ["A-2", "碗", "家居", "12345678901", "1", "2147483648"],
+    ]
+    if suffix == "csv":
+        data = "\n".join(",".join(row) for row in rows).encode()
+    elif suffix == "xlsx":
+        data = _xlsx([rows[0], *[[int(c) if c.isdigit() else c for c in row] for row in rows[1:]]])
+    else:
+        items = [
+            {k: (int(v) if v.isdigit() else v) for k, v in zip(rows[0], row, strict=True)} for row in rows[1:]
+        ]
+        data = ("[\n" + ",\n".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n]").encode()
+    with pytest.raises(ImportInvalid) as info:
+        parse_products(f"big.{suffix}", data)
+    assert [(i.line, i.field) for i in info.value.issues] == [(2, "stock"), (3, "price"), (3, "moq")]
+    assert info.value.detail.startswith(f"文件 'big.{suffix}', 第 2 行, 字段 'stock': 共 3 处错误")
+    # Excel keeps 20 digits as a float, so the XLSX cell reads '100000000000000000000'.
+    assert re.search(r"第 2 行 字段 'stock': 库存 '\d{20,21}' 超出上限 2147483647", info.value.detail)
+
+
 @pytest.mark.parametrize(
     ("text", "field", "line"),
     [
@@ -276,6 +303,8 @@ def test_plan_reimport_is_unchanged_and_a_price_change_updates_only_that() -> No
         ("sku,price\nST-771,50\n", 2, "price"),  # below the stored floor 69
         ("sku,stock,variant,price\nST-771,,黑色,89\nST-771,9,,\n", 3, "stock"),  # 9 != 0 + 0
         ("sku,title,category,variant\nNEW-2,杯,家居,红色\n", 2, "price"),
+        # Each variant's stock fits a column; their sum, the product's stock, does not.
+        ("sku,variant,stock\nST-771,黑色,2000000000\nST-771,白色,2000000000\n", 2, "stock"),
     ],
 )
 def test_plan_rejects_products_that_cannot_be_stored(text: str, line: int, field: str) -> None:
