@@ -13,12 +13,11 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
@@ -33,8 +32,15 @@ from api.deps import Caller, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
 from api.params import IdPath
 from api.routers.webhooks import WebhookDispatchDep
+from api.schemas.conversations import (
+    ConversationCreate,
+    ConversationPublic,
+    MessageCreate,
+    ReplyPublic,
+    TranscriptPublic,
+)
 from store.errors import Forbidden, NotFound, SiyuError, Unauthenticated
-from store.models import ConversationState, Role
+from store.models import Role
 
 router = APIRouter(prefix="/v1", tags=["customer service"])
 AUTH_ERRORS = (Unauthenticated, Forbidden)
@@ -68,79 +74,6 @@ def get_suggest_dispatch(runtime: RuntimeDep) -> SuggestDispatch:
 SuggestDispatchDep = Annotated[SuggestDispatch, Depends(get_suggest_dispatch)]
 
 
-class ConversationCreate(BaseModel):
-    customer_ref: str = Field(min_length=1, max_length=64, description="The channel's id of the customer")
-    channel: str = Field(default="wechat", min_length=1, max_length=30)
-
-
-class ConversationPublic(BaseModel):
-    id: int
-    customer_ref: str
-    channel: str
-    state: ConversationState
-
-
-class MessageCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class Citation(BaseModel):
-    ref: str
-    kind: str = Field(description="order | product | faq | document")
-    title: str
-    doc_id: str = ""
-    chunk_id: str = ""
-    section: str = ""
-
-
-class HandoffPublic(BaseModel):
-    id: int
-    conversation_id: int
-    status: str
-    reasons: list[str]
-    priority: int
-    brief: dict[str, Any]
-    claimed_by: str | None = None
-    created_at: datetime | None = None
-    claimed_at: datetime | None = None
-    closed_at: datetime | None = None
-
-
-class ReplyPublic(BaseModel):
-    reply: str | None = Field(description="The bot's reply; null while a person holds the chat")
-    state: ConversationState
-    role: str = Field(description="customer: a customer message was posted; human: a staff message")
-    intent: str | None = None
-    citations: list[Citation] = []
-    engine: str | None = Field(None, description="offline | llm | safe (guard replaced it) | ack")
-    handoff: HandoffPublic | None = None
-    degraded: bool = Field(
-        False, description="The LLM engine is configured but failed (or was blocked); the offline answer"
-    )
-
-
-class MessagePublic(BaseModel):
-    id: int
-    role: str
-    text: str
-    author: str | None
-    intent: str | None
-    engine: str | None
-    citations: list[Citation]
-    state: str | None = Field(None, description="the conversation state when the message was posted")
-    created_at: datetime | None
-
-
-class TranscriptPublic(BaseModel):
-    id: int
-    customer_ref: str
-    channel: str
-    state: ConversationState
-    settled_reasons: list[str]
-    messages: list[MessagePublic]
-    handoffs: list[HandoffPublic]
-
-
 def staff_name(caller: Caller) -> str:
     return f"{caller.role.value}:{caller.key_id}"
 
@@ -154,21 +87,8 @@ def staff_name(caller: Caller) -> str:
 def create_conversation(
     body: ConversationCreate, caller: StaffOrChannelDep, runtime: RuntimeDep
 ) -> ConversationPublic:
-    return ConversationPublic(
-        **service.start_conversation(runtime, caller.shop_id, body.customer_ref, body.channel)
-    )
-
-
-def _reply(turn: service.TurnResult) -> ReplyPublic:
-    return ReplyPublic(
-        reply=turn.reply,
-        state=turn.state,
-        role="customer",
-        intent=turn.intent,
-        citations=[Citation(**c) for c in turn.citations],
-        engine=turn.engine,
-        handoff=HandoffPublic(**turn.handoff) if turn.handoff else None,
-        degraded=turn.degraded,
+    return ConversationPublic.model_validate(
+        service.start_conversation(runtime, caller.shop_id, body.customer_ref, body.channel)
     )
 
 
@@ -213,7 +133,7 @@ def post_message(
                 runtime, caller.shop_id, conversation_id, message_id, body.text, now, notify, suggest
             )
             return EventSourceResponse(turn_stream, ping=STREAM_PING_S)
-        return _reply(
+        return ReplyPublic.of(
             service.answer_customer_message(
                 runtime,
                 caller.shop_id,
@@ -281,7 +201,7 @@ async def _turn_stream(
         return
     for chunk in reply_chunks(turn.reply or ""):
         yield ServerSentEvent(data=json.dumps({"text": chunk}, ensure_ascii=False), event="delta")
-    yield ServerSentEvent(data=_reply(turn).model_dump_json(), event="done")
+    yield ServerSentEvent(data=ReplyPublic.of(turn).model_dump_json(), event="done")
 
 
 @router.get(

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from agents.customer_service import service
 from api.deps import OwnerDep, RuntimeDep
 from api.errors import error_responses
 from api.routers.conversations import NowDep, staff_name
+from api.schemas.customers import ErasurePublic
 from store.errors import Forbidden, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
-
-
-class ErasurePublic(BaseModel):
-    customer_ref: str
-    messages: int
-    conversations: int
-    orders: int
-    handoffs: int
 
 
 @router.delete(
@@ -31,10 +23,4 @@ def erase_customer(customer_ref: str, caller: OwnerDep, runtime: RuntimeDep, now
     """Erase the customer's message texts and personal fields (nickname, phone, address, ship
     addresses), set `erased_at`, and write an audit record. Orders stay for the shop's books."""
     counts = service.erase_customer(runtime, caller.shop_id, customer_ref, staff_name(caller), now)
-    return ErasurePublic(
-        customer_ref=customer_ref,
-        messages=counts.messages,
-        conversations=counts.conversations,
-        orders=counts.orders,
-        handoffs=counts.handoffs,
-    )
+    return ErasurePublic.of(customer_ref, counts)

@@ -9,8 +9,9 @@ from agents.customer_service.errors import HandoffAlreadyClaimed, HandoffClosed,
 from api.deps import AgentDep, RuntimeDep
 from api.errors import error_responses
 from api.params import IdPath
-from api.routers.conversations import HandoffPublic, NowDep, staff_name
+from api.routers.conversations import NowDep, staff_name
 from api.routers.webhooks import WebhookDispatchDep
+from api.schemas.conversations import HandoffPublic
 from store.errors import Forbidden, NotFound, Unauthenticated
 from store.models import HandoffStatus
 
@@ -23,7 +24,7 @@ def list_handoffs(
     caller: AgentDep, runtime: RuntimeDep, status: HandoffStatus = HandoffStatus.waiting
 ) -> list[HandoffPublic]:
     """The queue, highest priority first, then the longest wait; each item carries its brief."""
-    return [HandoffPublic(**h) for h in service.handoff_queue(runtime, caller.shop_id, status)]
+    return [HandoffPublic.model_validate(h) for h in service.handoff_queue(runtime, caller.shop_id, status)]
 
 
 @router.post(
@@ -35,8 +36,8 @@ def claim(
     handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep, notify: WebhookDispatchDep
 ) -> HandoffPublic:
     """Atomic: of any concurrent claims exactly one wins; the shop's webhook hears `handoff.claimed`."""
-    return HandoffPublic(
-        **service.claim_handoff(runtime, caller.shop_id, handoff_id, staff_name(caller), now, notify=notify)
+    return HandoffPublic.model_validate(
+        service.claim_handoff(runtime, caller.shop_id, handoff_id, staff_name(caller), now, notify=notify)
     )
 
 
@@ -47,7 +48,7 @@ def claim(
 )
 def release(handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
     """Hand the chat back to the bot (a system note is added to the transcript)."""
-    return HandoffPublic(**service.release_handoff(runtime, caller.shop_id, handoff_id, now))
+    return HandoffPublic.model_validate(service.release_handoff(runtime, caller.shop_id, handoff_id, now))
 
 
 @router.post(
@@ -57,4 +58,4 @@ def release(handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowD
 )
 def resolve(handoff_id: IdPath, caller: AgentDep, runtime: RuntimeDep, now: NowDep) -> HandoffPublic:
     """Done: the conversation is closed; a new customer message reopens it with the bot."""
-    return HandoffPublic(**service.resolve_handoff(runtime, caller.shop_id, handoff_id, now))
+    return HandoffPublic.model_validate(service.resolve_handoff(runtime, caller.shop_id, handoff_id, now))

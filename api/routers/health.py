@@ -1,22 +1,12 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import RuntimeDep, SessionDep
+from api.schemas.health import Health
 
 router = APIRouter(prefix="/v1", tags=["health"])
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-    engine: Literal["offline", "llm"]
-    embedder: str
-    database: str
-    version: str
 
 
 @router.get("/health", response_model=Health)
