@@ -2,54 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, OwnerDep, SessionDep
 from api.errors import error_responses
 from api.params import IdPath
+from api.schemas.shops import KeyCreate, KeyIssued, KeyPublic, ShopCreate, ShopCreated, ShopPublic
 from store.errors import AlreadyExists, Forbidden, NotFound, Unauthenticated
 from store.models import Role
 from store.repositories.shops import ApiKeyRepository, ShopRepository
 
 router = APIRouter(prefix="/v1", tags=["shops"])
 AUTH_ERRORS = (Unauthenticated, Forbidden)
-
-
-class ShopCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, examples=["小鹿母婴"])
-
-
-class ShopPublic(BaseModel):
-    shop_id: int
-    name: str
-    created_at: datetime
-
-
-class KeyCreate(BaseModel):
-    role: Role = Field(description="owner | agent | service")
-    name: str = Field("", max_length=100)
-
-
-class KeyIssued(BaseModel):
-    key_id: int
-    role: Role
-    api_key: str = Field(description="Shown once; only its hash is stored.")
-
-
-class ShopCreated(ShopPublic):
-    owner_key: KeyIssued
-
-
-class KeyPublic(BaseModel):
-    key_id: int
-    role: Role
-    prefix: str
-    name: str
-    created_at: datetime
-    revoked: bool
 
 
 @router.post(
@@ -62,33 +26,18 @@ def create_shop(body: ShopCreate, _admin: AdminDep, session: SessionDep) -> Shop
     shop = ShopRepository(session).create(body.name)
     issued = ApiKeyRepository(session).issue(shop.id, Role.owner, name="owner")
     session.commit()
-    return ShopCreated(
-        shop_id=shop.id,
-        name=shop.name,
-        created_at=shop.created_at,
-        owner_key=KeyIssued(key_id=issued.key_id, role=issued.role, api_key=issued.raw),
-    )
+    return ShopCreated.of_new(shop, issued)
 
 
 @router.get("/shop", response_model=ShopPublic, responses=error_responses(*AUTH_ERRORS))
 def current_shop(caller: OwnerDep, session: SessionDep) -> ShopPublic:
     shop = ShopRepository(session).get(caller.shop_id)
-    return ShopPublic(shop_id=shop.id, name=shop.name, created_at=shop.created_at)
+    return ShopPublic.of(shop)
 
 
 @router.get("/keys", response_model=list[KeyPublic], responses=error_responses(*AUTH_ERRORS))
 def list_keys(caller: OwnerDep, session: SessionDep) -> list[KeyPublic]:
-    return [
-        KeyPublic(
-            key_id=k.id,
-            role=k.role,
-            prefix=k.prefix,
-            name=k.name,
-            created_at=k.created_at,
-            revoked=k.revoked_at is not None,
-        )
-        for k in ApiKeyRepository(session).list_for_shop(caller.shop_id)
-    ]
+    return [KeyPublic.of(k) for k in ApiKeyRepository(session).list_for_shop(caller.shop_id)]
 
 
 @router.post(
@@ -102,7 +51,7 @@ def create_key(body: KeyCreate, caller: OwnerDep, session: SessionDep) -> KeyIss
         raise Forbidden("店铺的 owner 不能创建 admin Key")
     issued = ApiKeyRepository(session).issue(caller.shop_id, body.role, name=body.name)
     session.commit()
-    return KeyIssued(key_id=issued.key_id, role=issued.role, api_key=issued.raw)
+    return KeyIssued.of(issued)
 
 
 @router.delete(

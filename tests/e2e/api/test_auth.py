@@ -60,3 +60,37 @@ def test_validation_errors_keep_the_envelope(client: TestClient, shop_a: ShopKey
     assert r.status_code == 422
     assert r.json()["error"] == "validation_error"
     assert "role" in r.json()["detail"]
+
+
+def test_the_key_list_shows_each_key_once_and_marks_the_revoked(client: TestClient, shop_a: ShopKeys) -> None:
+    created = client.post(
+        "/v1/keys", json={"role": "service", "name": "小程序"}, headers=shop_a.headers()
+    ).json()
+    assert set(created) == {"key_id", "role", "api_key"} and created["role"] == "service"
+    assert client.delete(f"/v1/keys/{created['key_id']}", headers=shop_a.headers()).status_code == 204
+
+    listed = client.get("/v1/keys", headers=shop_a.headers()).json()
+
+    revoked = [k for k in listed if k["revoked"]]
+    assert [(k["key_id"], k["role"], k["prefix"], k["name"]) for k in revoked] == [
+        (created["key_id"], "service", created["api_key"][:12], "小程序")
+    ]
+    assert sorted(k["role"] for k in listed if not k["revoked"]) == ["agent", "owner", "service"]
+    assert all(set(k) == {"key_id", "role", "prefix", "name", "created_at", "revoked"} for k in listed)
+
+
+def test_a_new_shop_answers_with_its_id_and_its_owner_key(client: TestClient, admin_key: str) -> None:
+    r = client.post("/v1/shops", json={"name": "鹿鸣"}, headers={"Authorization": f"Bearer {admin_key}"})
+    created = r.json()
+    assert set(created) == {"shop_id", "name", "created_at", "owner_key"}
+    assert (
+        set(created["owner_key"]) == {"key_id", "role", "api_key"} and created["owner_key"]["role"] == "owner"
+    )
+
+    owner = {"Authorization": f"Bearer {created['owner_key']['api_key']}"}
+    shop = client.get("/v1/shop", headers=owner).json()
+
+    assert shop == {"shop_id": created["shop_id"], "name": "鹿鸣", "created_at": created["created_at"]}
+    assert [k["key_id"] for k in client.get("/v1/keys", headers=owner).json()] == [
+        created["owner_key"]["key_id"]
+    ]
