@@ -8,16 +8,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from agents.copywriter import moments, service
 from agents.copywriter import tasks as copy_tasks
-from agents.copywriter.calendar import MAX_DAYS, MAX_PER_DAY, plan_csv
+from agents.copywriter.calendar import plan_csv
 from agents.copywriter.errors import (
     CalendarNotReady,
     DraftAlreadyDecided,
@@ -29,7 +28,9 @@ from agents.jobs import QueueUnavailable, read_job, submit_job
 from api.deps import AgentDep, OwnerDep, RuntimeDep
 from api.errors import error_responses
 from api.params import IdPath, Offset
-from api.routers.jobs import EnqueueDep, JobAccepted
+from api.routers.jobs import EnqueueDep
+from api.schemas.copy import CalendarRequest
+from api.schemas.jobs import JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from store.models import DraftStatus, JobStatus
 
@@ -94,16 +95,6 @@ def approve_draft(draft_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) -> mo
 )
 def reject_draft(draft_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) -> moments.DraftPublic:
     return moments.decide_draft(runtime, caller.shop_id, draft_id, DraftStatus.rejected, now=_now())
-
-
-class CalendarRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    start_date: date
-    days: int = Field(14, ge=1, le=MAX_DAYS)
-    per_day: int = Field(1, ge=1, le=MAX_PER_DAY)
-    promo_ratio_max: float = Field(0.3, ge=0, le=1, description="促销帖占比上限")
-    skus: list[str] | None = Field(None, max_length=200, description="只排这些商品；默认全部在售商品")
 
 
 @router.post(

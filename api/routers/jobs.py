@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
@@ -22,8 +20,8 @@ from agents.runtime import Runtime
 from api.celery_app import runtime_enqueuer
 from api.deps import OwnerDep, RuntimeDep, SessionDep, StaffOrChannelDep
 from api.errors import error_responses
+from api.schemas.jobs import EvalRun, JobAccepted, JobPublic
 from store.errors import Forbidden, NotFound, Unauthenticated
-from store.models import JobStatus
 from store.repositories.jobs import JobRepository
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -53,52 +51,6 @@ def get_eval_suites() -> frozenset[str]:
 EvalSuitesDep = Annotated[frozenset[str], Depends(get_eval_suites)]
 
 
-class JobPublic(BaseModel):
-    job_id: str
-    kind: str
-    status: JobStatus = Field(description="queued | running | succeeded | failed")
-    progress: float = Field(ge=0, le=1)
-    message: str
-    params: dict[str, Any]
-    result: dict[str, Any] | None
-    error: str | None = Field(description="Why it failed (code: detail); null unless failed.")
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, job: JobView) -> JobPublic:
-        return cls(
-            job_id=job.job_id,
-            kind=job.kind,
-            status=job.status,
-            progress=job.progress,
-            message=job.message,
-            params=job.params,
-            result=job.result,
-            error=job.error,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
-
-
-class JobAccepted(BaseModel):
-    job_id: str
-    kind: str
-    status: JobStatus
-    events_url: str = Field(description="GET this for progress as server-sent events.")
-
-    @classmethod
-    def of(cls, job: JobView) -> JobAccepted:
-        return cls(
-            job_id=job.job_id, kind=job.kind, status=job.status, events_url=f"/v1/jobs/{job.job_id}/events"
-        )
-
-
-class EvalRun(BaseModel):
-    suite: str = Field(min_length=1, max_length=100, examples=["retrieval"])
-    quick: bool = Field(False, description="The CI subset, with the same thresholds.")
-
-
 @router.get("/jobs", response_model=list[JobPublic], responses=error_responses(*AUTH_ERRORS))
 def list_jobs(
     caller: StaffOrChannelDep,
@@ -108,12 +60,12 @@ def list_jobs(
 ) -> list[JobPublic]:
     """The shop's most recent jobs, newest first."""
     jobs = JobRepository(session).list_for_shop(caller.shop_id, kind=kind, limit=limit)
-    return [JobPublic.of(JobView.of(job)) for job in jobs]
+    return [JobPublic.model_validate(JobView.of(job)) for job in jobs]
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic, responses=error_responses(*AUTH_ERRORS, NotFound))
 def get_job(job_id: str, caller: StaffOrChannelDep, session: SessionDep) -> JobPublic:
-    return JobPublic.of(JobView.of(JobRepository(session).get(caller.shop_id, job_id)))
+    return JobPublic.model_validate(JobView.of(JobRepository(session).get(caller.shop_id, job_id)))
 
 
 @router.get(
@@ -145,7 +97,7 @@ async def _job_stream(runtime: Runtime, shop_id: int, job_id: str) -> AsyncItera
             payload = {"job_id": job.job_id, "status": seen[0], "progress": seen[1], "message": seen[2]}
             yield ServerSentEvent(data=json.dumps(payload, ensure_ascii=False), event="progress")
         if job.finished:
-            yield ServerSentEvent(data=JobPublic.of(job).model_dump_json(), event="done")
+            yield ServerSentEvent(data=JobPublic.model_validate(job).model_dump_json(), event="done")
             return
         await anyio.sleep(EVENTS_POLL_S)
 

@@ -24,7 +24,8 @@ from agents.runtime import Runtime
 from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import ErrorBody, error_responses
 from api.params import IdField, IdPath
-from api.routers.jobs import EnqueueDep, JobAccepted
+from api.routers.jobs import EnqueueDep
+from api.schemas.jobs import JobAccepted
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from store.uploads import check_size, read_limited
 
