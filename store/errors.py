@@ -8,7 +8,8 @@
     ├── Conflict                     409 conflict
     │   └── AlreadyExists            409 already_exists
     ├── InvalidInput                 400 invalid_input       bad upload/import: names file, line, field
-    │   └── ImportInvalid            400 invalid_input       every bad row of an import (sales, products)
+    │   ├── ImportInvalid            400 invalid_input       every bad row of an import (sales, products)
+    │   └── DateOutOfRange           400 date_out_of_range   a date past the holiday calendar (1901–2099)
     ├── JobFailed                    409 job_failed
     └── LLMError                     502 llm_error           the only errors the LLM gateway raises
         ├── LLMTimeout               504 llm_timeout
@@ -125,6 +126,17 @@ class ImportInvalid(InvalidInput):
             line=first.line,
             field=first.field,
         )
+
+
+class DateOutOfRange(InvalidInput):
+    """A year the holiday calendar (`store.holidays`) does not cover: said loudly, never skipped."""
+
+    code = "date_out_of_range"
+    default_detail = "日期超出节假日日历覆盖的年份"
+
+    def __init__(self, year: int, first: int, last: int) -> None:
+        self.year = year
+        super().__init__(f"节假日日历只覆盖 {first}–{last} 年，无法推算 {year!r} 年的春节")
 
 
 class JobFailed(SiyuError):

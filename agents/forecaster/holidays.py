@@ -1,10 +1,10 @@
-"""The retail calendar (春节, 618, 双11, 双12) and per-SKU multiplicative uplift learned from past years.
+"""Per-SKU multiplicative uplift for the retail calendar (春节, 618, 双11, 双12), learned from past years.
 
-Each event is a short window with one factor: the ratio of what sold in the window to what the
-four weeks before it predicted (weekday-adjusted). A SKU's factor is shrunk towards the factor
-of all SKUs (or its category) in proportion to how little it sold, so a SKU with three sales a
-year borrows the shop's pattern. Merchants may declare their own windows (店庆, 会员日) with a
-factor; a declared factor wins over a learned one.
+The windows come from `store.holidays`, the one calendar. Each window kind gets one factor: the
+ratio of what sold in the window to what the four weeks before it predicted (weekday-adjusted).
+A SKU's factor is shrunk towards the factor of all SKUs (or its category) in proportion to how
+little it sold, so a SKU with three sales a year borrows the shop's pattern. Merchants may
+declare their own windows (店庆, 会员日) with a factor; a declared factor wins over a learned one.
 """
 
 from __future__ import annotations
@@ -17,33 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from agents.forecaster.panel import BoolArray, FloatArray, SalesPanel
+from store.holidays import EVENT_KINDS, calendar
 
-# 春节 = the first day of the lunar year.
-SPRING_FESTIVAL: dict[int, date] = {
-    2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12),
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13),
-    2030: date(2030, 2, 3),
-}
 BASELINE_DAYS = 28
 PRIOR_UNITS = 30.0  # how many expected units a SKU needs before its own factor counts as much as the pool
-
-
-@dataclass(frozen=True)
-class EventWindow:
-    kind: str  # e.g. "双11当天"
-    start: date
-    end: date  # inclusive
-
-    def days(self) -> list[date]:
-        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
 
 
 @dataclass(frozen=True)
@@ -55,40 +32,6 @@ class DeclaredEvent:
     end: date
     factor: float
     skus: frozenset[str] | None = None
-
-
-# (kind, month, first day, last day) of the fixed-date shopping festivals.
-_FIXED: tuple[tuple[str, int, int, int], ...] = (
-    ("618预热", 6, 1, 15),
-    ("618前夕", 6, 16, 17),
-    ("618当天", 6, 18, 18),
-    ("618后", 6, 19, 20),
-    ("双11预热", 11, 1, 9),
-    ("双11前夜", 11, 10, 10),
-    ("双11当天", 11, 11, 11),
-    ("双11后", 11, 12, 13),
-    ("双12", 12, 12, 12),
-)
-# (kind, first offset, last offset) around 春节: 年货 stock-up, couriers stop, slow restart.
-_SPRING: tuple[tuple[str, int, int], ...] = (
-    ("春节年货", -22, -4),
-    ("春节停运", -3, 6),
-    ("春节后", 7, 12),
-)
-EVENT_KINDS: tuple[str, ...] = tuple(k for k, *_ in _SPRING) + tuple(k for k, *_ in _FIXED)
-
-
-def calendar(start: date, end: date) -> list[EventWindow]:
-    """Every event window overlapping [start, end]."""
-    out: list[EventWindow] = []
-    for year in range(start.year - 1, end.year + 2):
-        if year in SPRING_FESTIVAL:
-            day0 = SPRING_FESTIVAL[year]
-            for kind, lo, hi in _SPRING:
-                out.append(EventWindow(kind, day0 + timedelta(days=lo), day0 + timedelta(days=hi)))
-        for kind, month, d0, d1 in _FIXED:
-            out.append(EventWindow(kind, date(year, month, d0), date(year, month, d1)))
-    return sorted((w for w in out if w.end >= start and w.start <= end), key=lambda w: w.start)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from agents.forecaster.errors import ForecastError
 from agents.forecaster.models import Tier
 from agents.forecaster.panel import FloatArray, SalesPanel
 from agents.forecaster.schemas import DemandClass
+from store.holidays import EVENT_KINDS
 
 log = logging.getLogger("siyu.forecaster")
 
@@ -230,7 +231,7 @@ def _count(chosen: dict[int, str]) -> dict[str, int]:
 
 
 def neutral_uplift(n: int) -> holidays.Uplift:
-    k = len(holidays.EVENT_KINDS)
+    k = len(EVENT_KINDS)
     return holidays.Uplift(np.ones((n, k)), np.ones(k), np.zeros(k, dtype=np.int64))
 
 

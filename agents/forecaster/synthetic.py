@@ -11,32 +11,34 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from agents.forecaster.holidays import SPRING_FESTIVAL
 from agents.forecaster.panel import SalesPanel
 from agents.forecaster.schemas import SalesRow
+from store.holidays import event_kind
 
 WEEKDAY = np.array([0.88, 0.9, 0.94, 0.98, 1.08, 1.3, 1.25])
 MIX = (("smooth", 0.35), ("erratic", 0.2), ("intermittent", 0.3), ("lumpy", 0.15))
 
 
+# The demand multiplier of each calendar window kind (each SKU scales it by its own strength).
+_FESTIVAL_FACTOR: dict[str, float] = {
+    "618预热": 1.35,
+    "618前夕": 1.9,
+    "618当天": 3.0,
+    "618后": 0.8,
+    "双11预热": 1.4,
+    "双11前夜": 2.1,
+    "双11当天": 3.8,
+    "双11后": 0.75,
+    "双12": 1.7,
+    "春节年货": 1.3,
+    "春节停运": 0.25,
+    "春节后": 0.8,
+}
+
+
 def _festival(day: date) -> float:
-    m, d = day.month, day.day
-    if m == 6 and d <= 20:
-        return {18: 3.0, 17: 1.9, 16: 1.9, 19: 0.8, 20: 0.8}.get(d, 1.35)
-    if m == 11 and d <= 13:
-        return {11: 3.8, 10: 2.1, 12: 0.75, 13: 0.75}.get(d, 1.4)
-    if m == 12 and d == 12:
-        return 1.7
-    for year in (day.year, day.year + 1):
-        if year in SPRING_FESTIVAL:
-            off = (day - SPRING_FESTIVAL[year]).days
-            if -22 <= off <= -4:
-                return 1.3
-            if -3 <= off <= 6:
-                return 0.25
-            if 7 <= off <= 12:
-                return 0.8
-    return 1.0
+    kind = event_kind(day)
+    return 1.0 if kind is None else _FESTIVAL_FACTOR[kind]
 
 
 def generate(n_skus: int, n_days: int = 730, *, end: date = date(2025, 11, 30), seed: int = 7) -> SalesPanel:

@@ -8,25 +8,24 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-# 春节 (first day of the lunar year). Extend when the demo needs later years.
-SPRING_FESTIVAL = {
-    2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12),
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13),
-    2030: date(2030, 2, 3),
-    2031: date(2031, 1, 23),
-    2032: date(2032, 2, 11),
-}
+from store.holidays import event_kind, spring_festival
 
 # Monday..Sunday: private-domain shoppers order on weekend evenings.
 WEEKDAY_FACTOR = (0.88, 0.9, 0.94, 0.98, 1.08, 1.3, 1.25)
+
+# The calendar's windows (store.holidays) as demand multipliers.
+_PROMO_FACTOR = {
+    "618预热": 1.35,
+    "618前夕": 2.0,
+    "618当天": 3.2,
+    "618后": 0.8,  # the hangover after the peak
+    "双11预热": 1.4,
+    "双11前夜": 2.2,
+    "双11当天": 4.0,
+    "双11后": 0.75,
+    "双12": 1.8,
+}
+_SPRING_FACTOR = {"春节停运": 0.22, "春节后": 0.8}  # couriers stop; only a few pre-orders
 
 # Gifts and 年货 before 春节.
 NEW_YEAR_GOODS_CATEGORIES = frozenset({"食品生鲜", "健康养生"})
@@ -47,13 +46,6 @@ SEASONAL_SKUS: dict[str, tuple[frozenset[int], float]] = {
 }
 
 
-def spring_festival(year: int) -> date:
-    try:
-        return SPRING_FESTIVAL[year]
-    except KeyError:
-        raise ValueError(f"no 春节 date for {year!r}; add it to SPRING_FESTIVAL") from None
-
-
 def spring_festival_offset(day: date) -> int | None:
     """Days from the nearest 春节 (negative before), or None if more than 40 days away."""
     for year in (day.year, day.year + 1):
@@ -65,28 +57,8 @@ def spring_festival_offset(day: date) -> int | None:
 
 def promo_factor(day: date) -> float:
     """618, 双11 and 双12: a warm-up, then the peak on the day itself."""
-    m, d = day.month, day.day
-    if m == 6:
-        if d == 18:
-            return 3.2
-        if 16 <= d <= 17:
-            return 2.0
-        if 1 <= d <= 15:
-            return 1.35
-        if d in (19, 20):
-            return 0.8  # the hangover after the peak
-    if m == 11:
-        if d == 11:
-            return 4.0
-        if d == 10:
-            return 2.2
-        if 1 <= d <= 9:
-            return 1.4
-        if d in (12, 13):
-            return 0.75
-    if m == 12 and d == 12:
-        return 1.8
-    return 1.0
+    kind = event_kind(day)
+    return _PROMO_FACTOR.get(kind, 1.0) if kind else 1.0
 
 
 def is_promo_day(day: date) -> bool:
@@ -94,16 +66,10 @@ def is_promo_day(day: date) -> bool:
 
 
 def spring_festival_factor(day: date, category: str | None = None) -> float:
-    offset = spring_festival_offset(day)
-    if offset is None:
-        return 1.0
-    if -3 <= offset <= 6:
-        return 0.22  # couriers stop; only a few pre-orders
-    if -22 <= offset <= -4:
+    kind = event_kind(day)
+    if kind == "春节年货":
         return 1.6 if category in NEW_YEAR_GOODS_CATEGORIES else 1.1
-    if 7 <= offset <= 12:
-        return 0.8
-    return 1.0
+    return _SPRING_FACTOR.get(kind, 1.0) if kind else 1.0
 
 
 def season_factor(sku: str, day: date) -> float:

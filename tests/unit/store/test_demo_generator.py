@@ -11,6 +11,8 @@ import pytest
 from store.demo import calendar
 from store.demo.content import load_catalog, load_documents, load_faq
 from store.demo.generator import BABY_SKUS, COMPLEMENTS, CST, HISTORY_DAYS, Behaviour, DemoShop, generate
+from store.errors import DateOutOfRange
+from store.holidays import spring_festival
 
 END = date(2026, 11, 22)
 
@@ -167,7 +169,7 @@ def test_retail_calendar_shows_in_the_orders(shop: DemoShop) -> None:
     october = [per_day[date(2026, 10, d)] for d in range(1, 32)]
     assert per_day[date(2026, 11, 11)] > 1.8 * statistics.mean(october)
     assert per_day[date(2026, 6, 18)] > 1.8 * statistics.mean(per_day[date(2026, 5, d)] for d in range(1, 32))
-    cny = calendar.spring_festival(2026)
+    cny = spring_festival(2026)
     dip = [per_day[cny + timedelta(days=k)] for k in range(-2, 6)]
     before = [per_day[cny - timedelta(days=k)] for k in range(30, 45)]
     assert statistics.mean(dip) < 0.4 * statistics.mean(before)
@@ -243,5 +245,6 @@ def test_calendar_functions() -> None:
     assert calendar.spring_festival_factor(date(2026, 2, 5), "食品生鲜") == 1.6
     assert calendar.season_factor("SX-302", date(2026, 7, 1)) == 0.0
     assert calendar.season_factor("ST-771", date(2026, 7, 1)) == 1.0
-    with pytest.raises(ValueError, match="2040"):
-        calendar.spring_festival(2040)
+    assert calendar.spring_festival_offset(date(2040, 2, 10)) == -2  # past the former table's 2032
+    with pytest.raises(DateOutOfRange):
+        calendar.spring_festival_factor(date(2100, 1, 31))

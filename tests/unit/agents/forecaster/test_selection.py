@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from numpy.testing import assert_allclose
 
 from agents.forecaster import synthetic
@@ -11,6 +12,7 @@ from agents.forecaster.models import Tier, candidate_names
 from agents.forecaster.panel import SalesPanel
 from agents.forecaster.schemas import DemandClass
 from agents.forecaster.selection import SelectionConfig, forecast_panel, pick
+from store.holidays import spring_festival
 
 CONFIG = SelectionConfig(horizon=14, n_windows=2)
 
@@ -66,6 +68,26 @@ def test_learned_618_peak_is_applied_to_the_forecast() -> None:
     assert_allclose(a.mean[7], 10 * (30 + 30 * pool) / (10 + 30))  # 6/18 is day 8 of the horizon
     assert_allclose(b.mean[7], 5 * (5 + 30 * pool) / (5 + 30))
     assert_allclose(a.mean[:5], 10.0)
+
+
+@pytest.mark.parametrize("year", [2031, 2045])
+def test_last_spring_festivals_courier_stop_is_applied_to_the_next(year: int) -> None:
+    # The hand table this replaced ended at 2030: 2031's 春节 was then forecast as ordinary days.
+    last, this = spring_festival(year - 1), spring_festival(year)
+    start = last - timedelta(days=60)
+    n_days = (this - start).days - 3  # the history ends the day before this year's courier stop
+    qty = np.vstack([np.full(n_days, 10.0), np.full(n_days, 5.0)])
+    stop = (last - start).days
+    qty[0, stop - 3 : stop + 7] = 2.0  # last year's stop (offsets -3 … 6): A sold a fifth, B as usual
+    panel = SalesPanel(["A", "B"], start, qty, np.zeros_like(qty, dtype=bool), np.zeros(2, np.int64))
+    run = forecast_panel(panel, CONFIG)
+    assert run.start == this - timedelta(days=3)
+    a, b = run.forecasts
+    assert a.model == b.model == "SeasonalNaive"  # every candidate is exact on the flat last weeks
+    pool = (10 * 2 + 10 * 5) / (10 * 10 + 10 * 5)
+    # This year's ten stop days get last year's factor, then ordinary days again.
+    assert_allclose(a.mean, [10 * (20 + 30 * pool) / (100 + 30)] * 10 + [10.0] * 4)
+    assert_allclose(b.mean, [5 * (50 + 30 * pool) / (50 + 30)] * 10 + [5.0] * 4)
 
 
 def test_pick_switches_only_on_clear_evidence() -> None:
