@@ -17,13 +17,17 @@ A claim inside a clause the reply quotes word for word from the cited policy pas
 figures there (单价500元以上, 最多抵20%) are the store's own rule, not a promise beyond it.
 A failing reply is replaced by a safe answer restating the store's facts, or, when there is
 nothing to restate, becomes a `commitment_blocked` handoff.
+
+Each kind of claim is one `Rule` in `RULES`: a small function of a `ReplyContext` (the normalised
+reply and the figures it may use, built once per reply). A new claim is a new rule in the table.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -168,137 +172,286 @@ def _cited_numbers(cited: str) -> set[Decimal]:
     return {n for tok in re.findall(r"\d+(?:\.\d+)?", cited) if (n := cn_number(tok)) is not None}
 
 
-def _same(a: Decimal, allowed: set[Decimal]) -> bool:
+def _same(a: Decimal, allowed: AbstractSet[Decimal]) -> bool:
     return any(abs(a - b) < Decimal("0.005") for b in allowed)
 
 
-def extract_violations(reply: str, facts: GuardFacts) -> list[GuardViolation]:
-    text = unicodedata.normalize("NFKC", reply)
-    for p in facts.products:
-        # A title names counts and sizes (12g×20块, 3kg) that are not prices.
-        text = text.replace(unicodedata.normalize("NFKC", p.title), "「商品」")
-    cited = unicodedata.normalize("NFKC", facts.cited_text).replace(" ", "")
-    cited_nums = _cited_numbers(cited)
-    out: list[GuardViolation] = []
-    money_ok = _allowed_money(facts) | cited_nums
-    floor = min((p.floor_price for p in facts.products), default=None)
-    coupon_amounts = {c.amount for c in facts.coupons if c.amount is not None}
-    coupon_rates = {c.rate for c in facts.coupons if c.rate is not None}
-    threshold = facts.policy.free_shipping_threshold if facts.policy else None
+@dataclass(frozen=True, slots=True)
+class ReplyContext:
+    """One reply with the facts it is checked against, computed once for every rule."""
 
-    for m in _FULL_OFF.finditer(text):
-        a, b = cn_number(m.group(1)), cn_number(m.group(2))
-        rule_ok = any(c.threshold == a and c.amount == b for c in facts.coupons)
-        if not rule_ok and not (a in cited_nums and b in cited_nums and m.group().replace(" ", "") in cited):
-            out.append(
-                GuardViolation("unauthorised_discount", m.group(), f"店铺没有「满{a}减{b}」的优惠规则")
-            )
-    full_off_spans = [m.span() for m in _FULL_OFF.finditer(text)]
+    text: str  # NFKC, product titles replaced by 「商品」
+    cited: str  # the cited passages, NFKC, spaces removed
+    facts: GuardFacts
+    cited_nums: frozenset[Decimal]
+    price_money: frozenset[Decimal]  # what may be quoted as a price
+    money_ok: frozenset[Decimal]  # prices, coupon figures, fees, thresholds and cited numbers
+    floor: Decimal | None
+    coupon_amounts: frozenset[Decimal]
+    coupon_rates: frozenset[Decimal]
+    threshold: Decimal | None  # 包邮 threshold
+    full_off_spans: tuple[tuple[int, int], ...]  # where 满A减B claims sit; their figures are not prices
 
-    price_ok = _price_money(facts)
-    for m in _MONEY.finditer(text):
-        token = m.group(1) or m.group(2) or m.group(3)
-        value = cn_number(token)
-        if value is None or any(s <= m.start() < e for s, e in full_off_spans):
-            continue
-        if _after(text, m.start(), ("减", "便宜", "少", "优惠", "立减", "直减", "让", "降")):
-            continue  # an amount off, checked below
-        if _price_like(text, m):
-            if _same(value, price_ok):
-                continue
-        elif _in_shipping_threshold(text, m.start()) or _same(value, money_ok):
-            continue  # a threshold, a fee or a number the cited policy states
-        kind: ViolationKind = "below_floor" if floor is not None and value < floor else "price_mismatch"
-        shown = ", ".join(f"{p.title} ¥{p.price}" for p in facts.products) or "无商品事实"
-        out.append(GuardViolation(kind, m.group(), f"金额 {value} 与店铺价格不符（{shown}）"))
-
-    for m in _EXTRA.finditer(text):
-        if re.search(
-            r"(不能|不会|没法|无法|不可以|不可能|没有办法)\s*$", text[max(0, m.start() - 5) : m.start()]
-        ):
-            continue
-        out.append(
-            GuardViolation("unauthorised_discount", m.group(), "规则之外的额外让价（同一订单只能用 1 张券）")
+    @classmethod
+    def build(cls, reply: str, facts: GuardFacts) -> ReplyContext:
+        text = unicodedata.normalize("NFKC", reply)
+        for p in facts.products:
+            # A title names counts and sizes (12g×20块, 3kg) that are not prices.
+            text = text.replace(unicodedata.normalize("NFKC", p.title), "「商品」")
+        cited = unicodedata.normalize("NFKC", facts.cited_text).replace(" ", "")
+        cited_nums = frozenset(_cited_numbers(cited))
+        return cls(
+            text=text,
+            cited=cited,
+            facts=facts,
+            cited_nums=cited_nums,
+            price_money=frozenset(_price_money(facts)),
+            money_ok=frozenset(_allowed_money(facts)) | cited_nums,
+            floor=min((p.floor_price for p in facts.products), default=None),
+            coupon_amounts=frozenset(c.amount for c in facts.coupons if c.amount is not None),
+            coupon_rates=frozenset(c.rate for c in facts.coupons if c.rate is not None),
+            threshold=facts.policy.free_shipping_threshold if facts.policy else None,
+            full_off_spans=tuple(m.span() for m in _FULL_OFF.finditer(text)),
         )
 
-    for m in _OFF.finditer(text):
-        if any(s <= m.start() < e for s, e in full_off_spans):
+    def in_full_off(self, start: int) -> bool:
+        return any(s <= start < e for s, e in self.full_off_spans)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: str
+    check: Callable[[ReplyContext], list[GuardViolation]]
+    # False: a violation stands even inside a clause quoted word for word from the cited policy.
+    quotable: bool = True
+
+
+def _check_full_off(ctx: ReplyContext) -> list[GuardViolation]:
+    """满A减B: only a coupon the shop has, or one the cited policy states in those words."""
+    out = []
+    for m in _FULL_OFF.finditer(ctx.text):
+        a, b = cn_number(m.group(1)), cn_number(m.group(2))
+        if any(c.threshold == a and c.amount == b for c in ctx.facts.coupons):
+            continue
+        if a in ctx.cited_nums and b in ctx.cited_nums and m.group().replace(" ", "") in ctx.cited:
+            continue
+        out.append(GuardViolation("unauthorised_discount", m.group(), f"店铺没有「满{a}减{b}」的优惠规则"))
+    return out
+
+
+_OFF_WORDS = ("减", "便宜", "少", "优惠", "立减", "直减", "让", "降")
+
+
+def _money_explained(ctx: ReplyContext, m: re.Match[str], value: Decimal) -> bool:
+    if _after(ctx.text, m.start(), _OFF_WORDS):
+        return True  # an amount off: `_check_amount_off` reads it
+    if _price_like(ctx.text, m):
+        return _same(value, ctx.price_money)
+    # a threshold, a fee or a number the cited policy states
+    return _in_shipping_threshold(ctx.text, m.start()) or _same(value, ctx.money_ok)
+
+
+def _check_quoted_amount(ctx: ReplyContext) -> list[GuardViolation]:
+    """¥X, X元, 只要X: a product's price (times a count, less a coupon) or a figure the shop states."""
+    out = []
+    for m in _MONEY.finditer(ctx.text):
+        value = cn_number(m.group(1) or m.group(2) or m.group(3))
+        if value is None or ctx.in_full_off(m.start()) or _money_explained(ctx, m, value):
+            continue
+        kind: ViolationKind = (
+            "below_floor" if ctx.floor is not None and value < ctx.floor else "price_mismatch"
+        )
+        shown = ", ".join(f"{p.title} ¥{p.price}" for p in ctx.facts.products) or "无商品事实"
+        out.append(GuardViolation(kind, m.group(), f"金额 {value} 与店铺价格不符（{shown}）"))
+    return out
+
+
+_REFUSAL_BEFORE = re.compile(r"(不能|不会|没法|无法|不可以|不可能|没有办法)\s*$")
+
+
+def _check_extra_concession(ctx: ReplyContext) -> list[GuardViolation]:
+    """再减/额外送/多便宜点: any give beyond the one coupon, unless the reply refuses it."""
+    return [
+        GuardViolation("unauthorised_discount", m.group(), "规则之外的额外让价（同一订单只能用 1 张券）")
+        for m in _EXTRA.finditer(ctx.text)
+        if not _REFUSAL_BEFORE.search(ctx.text[max(0, m.start() - 5) : m.start()])
+    ]
+
+
+def _check_amount_off(ctx: ReplyContext) -> list[GuardViolation]:
+    """减/便宜/少 X: only a coupon's amount, named as a coupon in the same sentence."""
+    out = []
+    for m in _OFF.finditer(ctx.text):
+        if ctx.in_full_off(m.start()):
             continue
         value = cn_number(m.group(1))
-        clause = _clause(text, m.start(), m.end())
-        if value is None or (value in coupon_amounts and _COUPON_WORDS.search(clause)):
+        clause = _clause(ctx.text, m.start(), m.end())
+        if value is None or (value in ctx.coupon_amounts and _COUPON_WORDS.search(clause)):
             continue
-        if _is_time_or_count(text, m.end()):
+        if _is_time_or_count(ctx.text, m.end()):
             continue
         out.append(GuardViolation("unauthorised_discount", m.group(), f"没有减 {value} 元的优惠规则"))
+    return out
 
-    for m in _DISCOUNT.finditer(text):
+
+def _check_discount_rate(ctx: ReplyContext) -> list[GuardViolation]:
+    """打X折: only a coupon's rate, and never below any product's floor price."""
+    out = []
+    for m in _DISCOUNT.finditer(ctx.text):
         rate = _rate(m.group(1), m.group(2))
         if rate is None:
             continue
-        if rate not in coupon_rates:
+        if rate not in ctx.coupon_rates:
             out.append(
                 GuardViolation("unauthorised_discount", m.group(), f"店铺没有 {m.group().strip()} 的折扣规则")
             )
-        elif any(p.price * rate < p.floor_price for p in facts.products):
+        elif any(p.price * rate < p.floor_price for p in ctx.facts.products):
             out.append(GuardViolation("below_floor", m.group(), "折后价低于最低售价"))
+    return out
 
-    shipping_claims = list(_FREE_SHIPPING.finditer(text))
-    if shipping_claims:
-        stated = [cn_number(m.group(1)) for m in _THRESHOLD_SHIPPING.finditer(text)]
-        if stated:
-            bad = [s for s in stated if threshold is None or s != threshold]
-            if bad:
-                out.append(
-                    GuardViolation(
-                        "free_shipping", shipping_claims[0].group(), f"包邮门槛应为 {threshold} 元"
-                    )
-                )
-        elif threshold is not None and not (
-            facts.products and all(p.price >= threshold for p in facts.products)
-        ):
-            out.append(
-                GuardViolation(
-                    "free_shipping", shipping_claims[0].group(), f"包邮需单笔实付满 {threshold} 元"
-                )
-            )
 
-    policy = facts.policy
-    for m in _DAYS.finditer(text):
+def _check_free_shipping(ctx: ReplyContext) -> list[GuardViolation]:
+    """包邮: at the policy's threshold, or for products all priced above it. One finding per reply."""
+    first = _FREE_SHIPPING.search(ctx.text)
+    if first is None:
+        return []
+    threshold = ctx.threshold
+    stated = [cn_number(m.group(1)) for m in _THRESHOLD_SHIPPING.finditer(ctx.text)]
+    if stated:
+        if any(threshold is None or s != threshold for s in stated):
+            return [GuardViolation("free_shipping", first.group(), f"包邮门槛应为 {threshold} 元")]
+        return []
+    products = ctx.facts.products
+    if threshold is not None and not (products and all(p.price >= threshold for p in products)):
+        return [GuardViolation("free_shipping", first.group(), f"包邮需单笔实付满 {threshold} 元")]
+    return []
+
+
+def _check_return_days(ctx: ReplyContext) -> list[GuardViolation]:
+    """X天无理由/包退: the policy's return or quality days, or a day count the cited text states."""
+    policy = ctx.facts.policy
+    allowed = set(policy.return_days + policy.quality_days) if policy else set()
+    out = []
+    for m in _DAYS.finditer(ctx.text):
         days = cn_number(m.group(1))
-        allowed_days = set(policy.return_days + policy.quality_days) if policy else set()
-        if days is None or int(days) in allowed_days or f"{days}天" in cited:
+        if days is None or int(days) in allowed or f"{days}天" in ctx.cited:
             continue
         out.append(GuardViolation("return_promise", m.group(), f"退换政策没有 {days} 天的承诺"))
-    for m in _HOURS.finditer(text):
+    return out
+
+
+def _check_delivery_hours(ctx: ReplyContext) -> list[GuardViolation]:
+    """X小时内发货/送达: the policy's hours, or an hour count the cited text states."""
+    policy = ctx.facts.policy
+    out = []
+    for m in _HOURS.finditer(ctx.text):
         hours = cn_number(m.group(1))
-        if hours is None or (policy and int(hours) in policy.ship_hours) or f"{hours}小时" in cited:
+        if hours is None or (policy and int(hours) in policy.ship_hours) or f"{hours}小时" in ctx.cited:
             continue
         out.append(GuardViolation("delivery_promise", m.group(), f"发货/到货政策没有 {hours} 小时的承诺"))
-    for m in _WORKDAYS.finditer(text):
+    return out
+
+
+def _check_refund_workdays(ctx: ReplyContext) -> list[GuardViolation]:
+    """退款X个工作日到账: the policy's refund days, or a count the cited text states."""
+    policy = ctx.facts.policy
+    out = []
+    for m in _WORKDAYS.finditer(ctx.text):
         days = cn_number(m.group(1))
-        if days is None or (policy and int(days) in policy.refund_days) or f"{days}个工作日" in cited:
+        if days is None or (policy and int(days) in policy.refund_days) or f"{days}个工作日" in ctx.cited:
             continue
         out.append(GuardViolation("return_promise", m.group(), f"退款时效政策没有 {days} 个工作日的承诺"))
-    for m in _SOON.finditer(text):
-        phrase = m.group(1) + m.group(2)
-        if phrase in cited or (m.group(1) == "当天" and re.search(r"16[:：点]00?前|16点前|下午四点前", text)):
+    return out
+
+
+_SAME_DAY_CUTOFF = re.compile(r"16[:：点]00?前|16点前|下午四点前")
+
+
+def _check_soon(ctx: ReplyContext) -> list[GuardViolation]:
+    """今天/明天发货/到: only in the cited policy's words, or 当天 with the 16:00 cut-off stated."""
+    out = []
+    for m in _SOON.finditer(ctx.text):
+        if m.group(1) + m.group(2) in ctx.cited:
+            continue
+        if m.group(1) == "当天" and _SAME_DAY_CUTOFF.search(ctx.text):
             continue
         out.append(GuardViolation("delivery_promise", m.group(), "时效承诺与引用的政策不符"))
+    return out
 
-    for m in _ABSOLUTE.finditer(text):
-        out.append(GuardViolation("absolute_promise", m.group(), "客服不能做保证/承诺性表述"))
-    for m in _CONCESSION.finditer(text):
-        if m.group() not in cited:
-            out.append(GuardViolation("unauthorised_concession", m.group(), "没有任何规则允许这项让利"))
-    for m in _INJECTION.finditer(text):
-        out.append(GuardViolation("injection_echo", m.group(), "回复复述了顾客注入的身份或指令"))
-    out.extend(_ad_law(text))
+
+def _check_absolute(ctx: ReplyContext) -> list[GuardViolation]:
+    """保证/一定/绝对 … 到/退/有效: never."""
+    return [
+        GuardViolation("absolute_promise", m.group(), "客服不能做保证/承诺性表述")
+        for m in _ABSOLUTE.finditer(ctx.text)
+    ]
+
+
+def _check_concession(ctx: ReplyContext) -> list[GuardViolation]:
+    """免单/特批/内部价/老板同意: only where the cited policy itself says it."""
+    return [
+        GuardViolation("unauthorised_concession", m.group(), "没有任何规则允许这项让利")
+        for m in _CONCESSION.finditer(ctx.text)
+        if m.group() not in ctx.cited
+    ]
+
+
+def _check_injection_echo(ctx: ReplyContext) -> list[GuardViolation]:
+    """我现在是店长/系统提示: the bot repeating an injected identity or instruction, never."""
+    return [
+        GuardViolation("injection_echo", m.group(), "回复复述了顾客注入的身份或指令")
+        for m in _INJECTION.finditer(ctx.text)
+    ]
+
+
+def _check_ad_law(ctx: ReplyContext) -> list[GuardViolation]:
+    """广告法 absolutes (全网最低, 国家级), through the copywriter's compliance engine."""
+    try:
+        from agents.copywriter.compliance import check
+    except ImportError:  # pragma: no cover - the copywriter ships with the service
+        return [
+            GuardViolation("ad_law", m.group(), "违反广告法的绝对化用语")
+            for m in re.finditer(r"全网最低|最低价|国家级|第一品牌|最好|最佳|顶级|绝对|100%有效", ctx.text)
+        ]
+    report = check(ctx.text, "general")
+    return [
+        GuardViolation("ad_law", v.matched, f"广告法: {v.term}（{v.category}）")
+        for v in report.violations
+        if v.severity == "high"
+    ]
+
+
+# Order matters: it is the order of a reply's violations (staff read the first one first).
+RULES: tuple[Rule, ...] = (
+    Rule("full_off", _check_full_off),
+    Rule("quoted_amount", _check_quoted_amount),
+    Rule("extra_concession", _check_extra_concession),
+    Rule("amount_off", _check_amount_off),
+    Rule("discount_rate", _check_discount_rate),
+    Rule("free_shipping", _check_free_shipping),
+    Rule("return_days", _check_return_days),
+    Rule("delivery_hours", _check_delivery_hours),
+    Rule("refund_workdays", _check_refund_workdays),
+    Rule("soon", _check_soon),
+    Rule("absolute_promise", _check_absolute),
+    Rule("concession", _check_concession),
+    Rule("injection_echo", _check_injection_echo, quotable=False),
+    Rule("ad_law", _check_ad_law),
+)
+
+
+def extract_violations(reply: str, facts: GuardFacts) -> list[GuardViolation]:
+    ctx = ReplyContext.build(reply, facts)
     # A clause the reply quotes word for word from the cited policy states the store's own rule
     # (单价500元以上的商品默认顺丰, 积分最多抵实付的20%), so it promises nothing beyond it. Only whole
     # clauses count, and an echoed injection never passes: a bargaining reply ("给您算99元") is
     # its own wording and is still checked figure by figure.
-    return [v for v in out if v.kind == "injection_echo" or not _quoted(text, v.claim, cited)]
+    return [
+        v
+        for rule in RULES
+        for v in rule.check(ctx)
+        if not rule.quotable or not _quoted(ctx.text, v.claim, ctx.cited)
+    ]
 
 
 MIN_QUOTED_CLAUSE = 6  # a shorter clause (包邮, 可以退) is too generic to count as a quotation
@@ -368,22 +521,6 @@ def _in_shipping_threshold(text: str, start: int) -> bool:
 def _is_time_or_count(text: str, end: int) -> bool:
     # 少 2 天, 减 3 件 are not money
     return bool(re.match(r"\s*(?:天|件|个|小时|分钟|次|片|包|罐|瓶|斤|克)", text[end:]))
-
-
-def _ad_law(text: str) -> list[GuardViolation]:
-    try:
-        from agents.copywriter.compliance import check
-    except ImportError:  # pragma: no cover - the copywriter ships with the service
-        return [
-            GuardViolation("ad_law", m.group(), "违反广告法的绝对化用语")
-            for m in re.finditer(r"全网最低|最低价|国家级|第一品牌|最好|最佳|顶级|绝对|100%有效", text)
-        ]
-    report = check(text, "general")
-    return [
-        GuardViolation("ad_law", v.matched, f"广告法: {v.term}（{v.category}）")
-        for v in report.violations
-        if v.severity == "high"
-    ]
 
 
 def safe_answer(facts: GuardFacts) -> str | None:
