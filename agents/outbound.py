@@ -30,7 +30,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import httpx2
 
 from store.errors import SiyuError
 
@@ -125,7 +125,7 @@ def check_url(url: str, allow: Sequence[str], *, resolver: Resolver = resolve) -
 
 
 def post(
-    client: httpx.Client,
+    client: httpx2.Client,
     url: str,
     *,
     content: bytes,
@@ -133,7 +133,7 @@ def post(
     timeout: float,
     allow: Sequence[str],
     resolver: Resolver = resolve,
-) -> httpx.Response:
+) -> httpx2.Response:
     """POST after checking the URL; follow 307/308 redirects only after checking each target."""
     for _ in range(MAX_REDIRECTS + 1):
         check_url(url, allow, resolver=resolver)

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 from sqlalchemy.orm import Session
 
 from agents import outbound
@@ -191,7 +191,7 @@ def attempt(
     shop_id: int,
     delivery_id: int,
     *,
-    client: httpx.Client | None = None,
+    client: httpx2.Client | None = None,
     clock: Callable[[], float] = time.time,
 ) -> float | None:
     """One signed POST. Returns the seconds to wait before the next attempt, or None when the
@@ -230,7 +230,7 @@ def attempt(
     status_code: int | None = None
     error: str | None = None
     own = client is None
-    http = client or httpx.Client(follow_redirects=False)
+    http = client or httpx2.Client(follow_redirects=False)
     try:
         response = outbound.post(
             http,
@@ -243,7 +243,7 @@ def attempt(
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}: {response.text[:200]}"
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     except outbound.OutboundURLRefused as exc:
         # Checked again at send time: the name may resolve elsewhere since the owner saved it.
@@ -297,7 +297,7 @@ def run_delivery(
     delivery_id: int,
     redispatch: WebhookDispatch,
     *,
-    client: httpx.Client | None = None,
+    client: httpx2.Client | None = None,
 ) -> None:
     """What the worker task runs: one attempt, then (on failure) the next one scheduled."""
     delay = attempt(runtime, shop_id, delivery_id, client=client)

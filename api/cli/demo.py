@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
+import httpx2
 import typer
 from rich.table import Table
 
@@ -277,11 +277,11 @@ STEPS += [
 ]
 
 
-def available_endpoints(client: httpx.Client) -> set[tuple[str, str]] | None:
+def available_endpoints(client: httpx2.Client) -> set[tuple[str, str]] | None:
     """(METHOD, path template) pairs the running service offers, or None if it has no OpenAPI."""
     try:
         response = client.get("/openapi.json")
-    except httpx.HTTPError:
+    except httpx2.HTTPError:
         return None
     if response.status_code != 200:
         return None
@@ -289,7 +289,7 @@ def available_endpoints(client: httpx.Client) -> set[tuple[str, str]] | None:
     return {(method.upper(), path) for path, ops in paths.items() for method in ops}
 
 
-def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) -> list[StepResult]:
+def run_tour(client: httpx2.Client, keys: DemoKeys, steps: Sequence[TourStep]) -> list[StepResult]:
     """Run each step against the service; never raises on an HTTP error, it reports it."""
     offered = available_endpoints(client)
     results = []
@@ -328,7 +328,7 @@ def run_tour(client: httpx.Client, keys: DemoKeys, steps: Sequence[TourStep]) ->
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: httpx2.Response) -> Any:
     try:
         return response.json()
     except json.JSONDecodeError:
@@ -361,10 +361,10 @@ def tour(
     if keys is None:
         raise NotFound(f"未找到演示店铺的 Key 文件 {str(path)!r}，请先运行 `siyu run` 或 `siyu demo load`")
     console.print(f"演示店铺 [bold]{keys.shop_name}[/bold] @ {base_url}", highlight=False)
-    with httpx.Client(base_url=base_url, timeout=timeout) as client:
+    with httpx2.Client(base_url=base_url, timeout=timeout) as client:
         try:
             results = run_tour(client, keys, STEPS)
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             console.print(f"[red]无法连接 {base_url}[/red] ({exc!r})，请先在另一个终端运行 `siyu run`")
             raise typer.Exit(1) from None
     print_results(results)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Annotated
 
-import httpx
+import httpx2
 import typer
 
 from api.cli.common import console, handle_errors, runtime, settings
@@ -94,9 +94,9 @@ class Supervisor:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self.stop_requested and self.dead_child() is None:
             try:
-                if httpx.get(url, timeout=2.0).status_code == 200:
+                if httpx2.get(url, timeout=2.0).status_code == 200:
                     return True
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             time.sleep(0.3)
         return False

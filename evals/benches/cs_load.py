@@ -7,7 +7,7 @@ the load does, and client and server do not share one interpreter's lock. Its LL
 points at `StubOpenAIServer`, scripted so that 20% of calls fail, in blocks of 20 with one of
 each kind: a timeout (the stub answers after the client's timeout), an HTTP 500, a malformed 200
 body, and an off-policy reply (a valid completion that promises a discount, which the commitment
-guard must refuse). 200 conversations (default) then talk to the API at once over HTTP (httpx
+guard must refuse). 200 conversations (default) then talk to the API at once over HTTP (httpx2
 async), several messages each; customers keep typing after a 转人工.
 
 Afterwards, from the store, never from the HTTP responses:
@@ -49,7 +49,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import httpx
+import httpx2
 from kombu.connection import Connection
 from pydantic import SecretStr
 
@@ -180,9 +180,9 @@ class ApiProcess:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"the API exited with {self._proc.returncode}: {self._log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/v1/health", timeout=2.0).status_code == 200:
+                if httpx2.get(f"{self.base_url}/v1/health", timeout=2.0).status_code == 200:
                     return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API did not answer /v1/health in {API_START_TIMEOUT_S:.0f} s")
@@ -211,7 +211,7 @@ class ApiProcess:
 def warm_up(base_url: str, api_key: str) -> None:
     """One KB search loads the embedder and the index, as an operator's readiness probe would:
     the first turns must not time the model load. It asks no LLM, so the stub's script is intact."""
-    r = httpx.post(
+    r = httpx2.post(
         f"{base_url}/v1/kb/search",
         json={"query": "退货运费谁出"},
         headers={"Authorization": f"Bearer {api_key}"},
@@ -260,20 +260,20 @@ class DrivenConversation:
     error: str | None = None
 
 
-async def _one(client: httpx.AsyncClient, convo: ScriptedConversation) -> DrivenConversation:
+async def _one(client: httpx2.AsyncClient, convo: ScriptedConversation) -> DrivenConversation:
     out = DrivenConversation(convo)
     try:
         r = await client.post("/v1/conversations", json={"customer_ref": convo.customer_ref})
         r.raise_for_status()
         out.conversation_id = int(r.json()["id"])
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         out.error = f"create: {exc!r}"
         return out
     for kind, text in convo.messages:
         t0 = time.perf_counter()
         try:
             r = await client.post(f"/v1/conversations/{out.conversation_id}/messages", json={"text": text})
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             ms = (time.perf_counter() - t0) * 1000
             out.turns.append(SentTurn(out.conversation_id, kind, text, None, ms, error=type(exc).__name__))
             continue
@@ -299,13 +299,13 @@ async def drive(
     """All conversations at once; each sends its next message when the previous reply is in."""
     # Idle connections are dropped before uvicorn's 5 s keep-alive ends, or a request sent on a
     # connection the server is just closing fails with ReadError without reaching the app.
-    limits = httpx.Limits(
+    limits = httpx2.Limits(
         max_connections=len(script), max_keepalive_connections=len(script), keepalive_expiry=2.0
     )
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         base_url=base_url,
         headers={"Authorization": f"Bearer {service_key}"},
-        timeout=httpx.Timeout(timeout_s),
+        timeout=httpx2.Timeout(timeout_s),
         limits=limits,
     ) as client:
         return list(await asyncio.gather(*(_one(client, c) for c in script)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from agents.jobs import Enqueue, run_job
@@ -14,20 +14,21 @@ from api.app import create_app
 from api.routers.jobs import get_enqueue
 
 
-class ViaTestClient(httpx.BaseTransport):
-    """An httpx transport into the app (the tour takes an `httpx.Client`; TestClient is not one)."""
+class ViaTestClient(httpx2.BaseTransport):
+    """An httpx2 transport into the app through Starlette's TestClient, so code that takes an
+    `httpx2.Client` (the demo tour) runs in-process; TestClient itself is built on httpx."""
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         r = self.client.request(
             request.method,
             request.url.raw_path.decode(),
             headers=dict(request.headers),
             content=request.read(),
         )
-        return httpx.Response(r.status_code, headers=dict(r.headers), content=r.content)
+        return httpx2.Response(r.status_code, headers=dict(r.headers), content=r.content)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -48,7 +48,7 @@ def test_the_tour_answers_with_a_citation_checks_an_order_and_hands_off_to_staff
 
     client, keys = live
     steps = [s for s in STEPS if s.agent == "客服"]
-    with httpx.Client(transport=ViaTestClient(client), base_url="http://siyu.test") as http:
+    with httpx2.Client(transport=ViaTestClient(client), base_url="http://siyu.test") as http:
         results = run_tour(http, keys, steps)
     assert [r.outcome for r in results] == ["ok"] * len(steps), [(r.step.title, r.summary) for r in results]
     started, policy, order, handoff, queue, claimed, staff, released, transcript = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -188,7 +188,7 @@ def test_the_demo_tour_steps_of_the_forecaster(api: Api) -> None:
         "/v1/merchant/ask",
         f"/v1/forecast/{TOUR_FORECAST_SKU}",
     ]
-    with httpx.Client(transport=ViaTestClient(api.client), base_url="http://siyu.test") as client:
+    with httpx2.Client(transport=ViaTestClient(api.client), base_url="http://siyu.test") as client:
         results = run_tour(client, api.keys, steps)
     assert [r.outcome for r in results] == ["ok", "ok", "ok"], [r.summary for r in results]
     submitted, answer, chart = (r.summary for r in results)

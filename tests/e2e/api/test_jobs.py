@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -175,7 +175,7 @@ def test_job_events_stream_each_change_then_done(
             write(JobRepository(s))
             s.commit()
 
-    with serve(create_app(runtime=runtime)) as base, httpx.Client(base_url=base, timeout=30) as http:
+    with serve(create_app(runtime=runtime)) as base, httpx2.Client(base_url=base, timeout=30) as http:
         assert http.get(f"/v1/jobs/{job_id}/events", headers=other.headers()).status_code == 404
         with http.stream("GET", f"/v1/jobs/{job_id}/events", headers=shop.headers(Role.agent)) as r:
             assert r.status_code == 200

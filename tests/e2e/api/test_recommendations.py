@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -143,7 +143,7 @@ def test_the_demo_tour_steps_of_the_recommender(api: Api) -> None:
 
     steps = [s for s in STEPS if s.agent == "推荐"]
     assert len(steps) == 3
-    with httpx.Client(transport=ViaTestClient(api.client), base_url="http://siyu.test") as client:
+    with httpx2.Client(transport=ViaTestClient(api.client), base_url="http://siyu.test") as client:
         results = run_tour(client, api.keys, steps)
     assert [r.outcome for r in results] == ["ok", "ok", "ok"], [r.summary for r in results]
     segments, recs, reminders = (r.summary for r in results)

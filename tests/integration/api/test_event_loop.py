@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from sqlalchemy import event
 
@@ -56,7 +56,7 @@ class Call:
     """An HTTP request sent from its own thread, so the test can act while it is in flight."""
 
     thread: threading.Thread
-    response: httpx.Response | None = None
+    response: httpx2.Response | None = None
     error: BaseException | None = None
 
 
@@ -76,7 +76,7 @@ def server(runtime: Runtime) -> Iterator[str]:
 def _post_in_thread(url: str, headers: dict[str, str], files: dict[str, tuple[str, bytes]]) -> Call:
     def send() -> None:
         try:
-            call.response = httpx.post(url, headers=headers, files=files, timeout=HOLD_S + HTTP_TIMEOUT_S)
+            call.response = httpx2.post(url, headers=headers, files=files, timeout=HOLD_S + HTTP_TIMEOUT_S)
         except BaseException as exc:  # re-raised in the test thread
             call.error = exc
 
@@ -102,11 +102,11 @@ def _health_while_held(base: str, gate: InsertGate, call: Call) -> list[int]:
     try:
         while not gate.reached.wait(0.05):
             assert call.thread.is_alive(), (call.response and call.response.text, call.error)
-        with httpx.Client(base_url=base, timeout=HTTP_TIMEOUT_S) as client:
+        with httpx2.Client(base_url=base, timeout=HTTP_TIMEOUT_S) as client:
             for _ in range(HEALTH_ANSWERS):
                 try:
                     statuses.append(client.get("/v1/health").status_code)
-                except httpx.TimeoutException:
+                except httpx2.TimeoutException:
                     pytest.fail(
                         f"no health answer while {gate.table!r} was being written: the loop is blocked"
                     )

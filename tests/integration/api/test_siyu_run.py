@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,7 +74,7 @@ def test_siyu_run_serves_the_demo_shop_and_stops_on_ctrl_c(tmp_path: Path) -> No
             assert time.monotonic() < deadline, f"siyu run not ready:\n{out.text[-3000:]}"
             time.sleep(0.2)
         base = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{base}/v1/health", timeout=10).status_code == 200
+        assert httpx2.get(f"{base}/v1/health", timeout=10).status_code == 200
         assert f"{base}/docs" in out.text
         assert 'curl -s -H "Authorization: Bearer sk_siyu_' in out.text
 
@@ -84,11 +84,11 @@ def test_siyu_run_serves_the_demo_shop_and_stops_on_ctrl_c(tmp_path: Path) -> No
 
         keys = dict(re.findall(r"^(owner|agent|service)\s+key: (sk_siyu_\S+)$", out.text, re.M))
         assert set(keys) == {"owner", "agent", "service"}
-        shop = httpx.get(f"{base}/v1/shop", headers={"Authorization": f"Bearer {keys['owner']}"}, timeout=10)
+        shop = httpx2.get(f"{base}/v1/shop", headers={"Authorization": f"Bearer {keys['owner']}"}, timeout=10)
         assert shop.status_code == 200 and shop.json()["name"] == "鹿鸣优选"
         for role in ("agent", "service"):
             # Known keys with the wrong role: 403, not 401.
-            r = httpx.get(f"{base}/v1/shop", headers={"Authorization": f"Bearer {keys[role]}"}, timeout=10)
+            r = httpx2.get(f"{base}/v1/shop", headers={"Authorization": f"Bearer {keys[role]}"}, timeout=10)
             assert r.status_code == 403, role
         keys_file = tmp_path / "var" / "demo-keys.json"
         assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
@@ -99,8 +99,8 @@ def test_siyu_run_serves_the_demo_shop_and_stops_on_ctrl_c(tmp_path: Path) -> No
         out.join()
         assert "已停止" in out.text
         assert not any(alive(pid) for pid in pids.values())
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"{base}/v1/health", timeout=2)
+        with pytest.raises(httpx2.TransportError):
+            httpx2.get(f"{base}/v1/health", timeout=2)
     finally:
         if proc.poll() is None:
             proc.terminate()

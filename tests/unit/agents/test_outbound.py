@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
+import httpx2
 import pytest
 
 from agents import outbound
@@ -79,17 +79,17 @@ def test_the_allow_list_takes_hosts_and_cidrs_and_nothing_more() -> None:
         check_url("http://127.0.0.2/x", allow=["127.0.0.1"], resolver=internal)
 
 
-def _client(routes: dict[str, httpx.Response]) -> tuple[httpx.Client, list[str]]:
+def _client(routes: dict[str, httpx2.Response]) -> tuple[httpx2.Client, list[str]]:
     seen: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(str(request.url))
         return routes[str(request.url)]
 
-    return httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=False), seen
+    return httpx2.Client(transport=httpx2.MockTransport(handler), follow_redirects=False), seen
 
 
-def _post(client: httpx.Client) -> httpx.Response:
+def _post(client: httpx2.Client) -> httpx2.Response:
     return outbound.post(
         client, "https://hooks.example.com/a", content=b"{}", headers={}, timeout=1, allow=(), resolver=PUBLIC
     )
@@ -97,7 +97,7 @@ def _post(client: httpx.Client) -> httpx.Response:
 
 def test_a_redirect_to_a_private_address_is_refused_before_it_is_requested() -> None:
     client, seen = _client(
-        {"https://hooks.example.com/a": httpx.Response(307, headers={"location": "http://10.0.0.8/steal"})}
+        {"https://hooks.example.com/a": httpx2.Response(307, headers={"location": "http://10.0.0.8/steal"})}
     )
     with client, pytest.raises(OutboundURLRefused, match="私有"):
         _post(client)
@@ -107,8 +107,8 @@ def test_a_redirect_to_a_private_address_is_refused_before_it_is_requested() -> 
 def test_a_public_307_is_followed_and_a_302_is_the_answer() -> None:
     client, seen = _client(
         {
-            "https://hooks.example.com/a": httpx.Response(308, headers={"location": "/b"}),
-            "https://hooks.example.com/b": httpx.Response(302, headers={"location": "http://10.0.0.8/"}),
+            "https://hooks.example.com/a": httpx2.Response(308, headers={"location": "/b"}),
+            "https://hooks.example.com/b": httpx2.Response(302, headers={"location": "http://10.0.0.8/"}),
         }
     )
     with client:
@@ -118,7 +118,7 @@ def test_a_public_307_is_followed_and_a_302_is_the_answer() -> None:
 
 
 def test_redirect_loops_stop() -> None:
-    client, seen = _client({"https://hooks.example.com/a": httpx.Response(307, headers={"location": "/a"})})
+    client, seen = _client({"https://hooks.example.com/a": httpx2.Response(307, headers={"location": "/a"})})
     with client, pytest.raises(OutboundURLRefused, match="重定向"):
         _post(client)
     assert len(seen) == outbound.MAX_REDIRECTS + 1

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+import httpx2
 
 from api.cli.demo import STEPS, TourStep, run_tour
 from store.demo.loader import DemoKeys
@@ -13,21 +13,21 @@ KEYS = DemoKeys(shop_id=3, shop_name="鹿鸣优选", owner="sk_owner", agent="sk
 
 
 def service(
-    paths: dict[str, list[str]], responses: dict[tuple[str, str], httpx.Response]
-) -> tuple[httpx.Client, list[httpx.Request]]:
+    paths: dict[str, list[str]], responses: dict[tuple[str, str], httpx2.Response]
+) -> tuple[httpx2.Client, list[httpx2.Request]]:
     """A fake siyu service: an OpenAPI document plus canned responses; records the requests."""
-    seen: list[httpx.Request] = []
+    seen: list[httpx2.Request] = []
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
         if request.url.path == "/openapi.json":
-            return httpx.Response(
+            return httpx2.Response(
                 200, json={"paths": {p: {m.lower(): {} for m in ms} for p, ms in paths.items()}}
             )
         key = (request.method, request.url.path)
-        return responses.get(key, httpx.Response(404, json={"detail": "Not Found"}))
+        return responses.get(key, httpx2.Response(404, json={"detail": "Not Found"}))
 
-    return httpx.Client(transport=httpx.MockTransport(handle), base_url="http://siyu.test"), seen
+    return httpx2.Client(transport=httpx2.MockTransport(handle), base_url="http://siyu.test"), seen
 
 
 def summary(body: Any) -> str:
@@ -47,9 +47,9 @@ def test_steps_run_with_the_right_key_and_unbuilt_endpoints_are_skipped() -> Non
     client, seen = service(
         {"/v1/health": ["GET"], "/v1/chat": ["POST"], "/v1/shops/{shop_id}/orders": ["GET"]},
         {
-            ("GET", "/v1/health"): httpx.Response(200, json={"status": "ok"}),
-            ("POST", "/v1/chat"): httpx.Response(200, json={"reply": "已发货"}),
-            ("GET", "/v1/shops/3/orders"): httpx.Response(200, json=[1, 2]),
+            ("GET", "/v1/health"): httpx2.Response(200, json={"status": "ok"}),
+            ("POST", "/v1/chat"): httpx2.Response(200, json={"reply": "已发货"}),
+            ("GET", "/v1/shops/3/orders"): httpx2.Response(200, json=[1, 2]),
         },
     )
     results = run_tour(client, KEYS, steps)
@@ -77,11 +77,11 @@ def test_errors_are_reported_not_raised() -> None:
     client, _ = service(
         {"/v1/shop": ["GET"], "/v1/keys": ["GET"], "/v1/other": ["GET"], "/v1/mine": ["GET"]},
         {
-            ("GET", "/v1/shop"): httpx.Response(
+            ("GET", "/v1/shop"): httpx2.Response(
                 401, json={"error": "unauthenticated", "detail": "缺少或无效的 API Key"}
             ),
-            ("GET", "/v1/keys"): httpx.Response(200, json={}),
-            ("GET", "/v1/mine"): httpx.Response(404, json={"error": "not_found", "detail": "订单不存在"}),
+            ("GET", "/v1/keys"): httpx2.Response(200, json={}),
+            ("GET", "/v1/mine"): httpx2.Response(404, json={"error": "not_found", "detail": "订单不存在"}),
         },
     )
     results = run_tour(client, KEYS, steps)
@@ -96,12 +96,12 @@ def test_errors_are_reported_not_raised() -> None:
 
 
 def test_without_openapi_steps_are_tried() -> None:
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/v1/health":
-            return httpx.Response(200, json={"status": "ok"})
-        return httpx.Response(500, text="boom")
+            return httpx2.Response(200, json={"status": "ok"})
+        return httpx2.Response(500, text="boom")
 
-    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://siyu.test")
+    client = httpx2.Client(transport=httpx2.MockTransport(handle), base_url="http://siyu.test")
     step = TourStep("系统", "健康检查", "GET", "/v1/health", None, lambda b: b["status"])
     assert [(r.outcome, r.summary) for r in run_tour(client, KEYS, [step])] == [("ok", "ok")]
 
@@ -140,11 +140,11 @@ def test_steps_chain_saved_values_into_later_paths() -> None:
             "/v1/handoffs/{handoff_id}/claim": ["POST"],
         },
         {
-            ("POST", "/v1/conversations"): httpx.Response(201, json={"id": 41}),
-            ("POST", "/v1/conversations/41/messages"): httpx.Response(
+            ("POST", "/v1/conversations"): httpx2.Response(201, json={"id": 41}),
+            ("POST", "/v1/conversations/41/messages"): httpx2.Response(
                 200, json={"state": "waiting_human", "handoff": {"id": 7}}
             ),
-            ("POST", "/v1/handoffs/7/claim"): httpx.Response(200, json={"status": "claimed"}),
+            ("POST", "/v1/handoffs/7/claim"): httpx2.Response(200, json={"status": "claimed"}),
         },
     )
     results = run_tour(client, KEYS, steps)
@@ -170,7 +170,7 @@ def test_a_step_whose_earlier_step_failed_is_skipped_not_sent() -> None:
     client, seen = service(
         {"/v1/chat": ["POST"], "/v1/handoffs/{handoff_id}/claim": ["POST"]},
         # The bot answered instead of handing off: there is no handoff id to claim.
-        {("POST", "/v1/chat"): httpx.Response(200, json={"reply": "好的", "handoff": None})},
+        {("POST", "/v1/chat"): httpx2.Response(200, json={"reply": "好的", "handoff": None})},
     )
     results = run_tour(client, KEYS, steps)
     assert [r.outcome for r in results] == ["failed", "skipped"]
