@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,7 +13,7 @@ import anyio
 from fastapi import APIRouter, File, Query, Request, status
 from fastapi import UploadFile as FilePart
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from agents.jobs import Enqueue, QueueUnavailable, submit_job
@@ -23,147 +22,23 @@ from agents.knowledge.tasks import INGEST_KIND, PRODUCT_IMPORT_KIND, ingest_para
 from agents.runtime import Runtime
 from api.deps import AgentDep, OwnerDep, RuntimeDep, StaffOrChannelDep
 from api.errors import ErrorBody, error_responses
-from api.params import IdField, IdPath
+from api.params import IdPath
 from api.routers.jobs import EnqueueDep
 from api.schemas.jobs import JobAccepted
+from api.schemas.kb import (
+    DocumentDetail,
+    DocumentPublic,
+    ProductImportPublic,
+    SearchRequest,
+    SearchResponse,
+    SyncReportPublic,
+    TextDocument,
+)
 from store.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from store.uploads import check_size, read_limited
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
 AUTH_ERRORS = (Unauthenticated, Forbidden)
-TextDocType = Literal["policy", "faq", "manual"]
-
-
-class DocumentPublic(BaseModel):
-    id: int
-    source: str = Field(description="The document's identity in the shop; re-uploading it replaces it.")
-    doc_type: str
-    title: str
-    version: int
-    status: str = Field(description="ready | ingesting | failed")
-    error: str | None = Field(description="Why the last re-ingest failed (the indexed version is kept).")
-    content_hash: str
-    chunks: int
-    created_at: datetime
-    updated_at: datetime
-    unchanged: bool = Field(False, description="True: same content as the indexed version, no work done.")
-
-    @classmethod
-    def of(cls, view: service.DocumentView) -> DocumentPublic:
-        return cls(
-            id=view.id,
-            source=view.source,
-            doc_type=view.doc_type,
-            title=view.title,
-            version=view.version,
-            status=view.status,
-            error=view.error,
-            content_hash=view.content_hash,
-            chunks=view.chunks,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-            unchanged=view.unchanged,
-        )
-
-
-class DocumentDetail(DocumentPublic):
-    content: str
-    chunk_ids: list[str]
-
-    @classmethod
-    def detail(cls, view: service.DocumentView) -> DocumentDetail:
-        return cls(**DocumentPublic.of(view).model_dump(), content=view.content, chunk_ids=view.chunk_ids)
-
-
-class TextDocument(BaseModel):
-    title: str = Field(min_length=1, max_length=200, examples=["退换货政策"])
-    text: str = Field(min_length=1, examples=["# 退换货政策\n\n签收后 7 天内可无理由退货。"])
-    doc_type: TextDocType = "policy"
-    source: str | None = Field(None, max_length=255, description="Default: the title.")
-
-
-class SearchFiltersIn(BaseModel):
-    doc_types: list[Literal["product", "policy", "faq", "manual"]] = Field(default_factory=list)
-    doc_ids: list[IdField] = Field(default_factory=list, max_length=200)
-    skus: list[str] = Field(default_factory=list, max_length=200)
-
-
-class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=500, examples=["退货运费谁出"])
-    k: int = Field(5, ge=1, le=service.K_MAX)
-    filters: SearchFiltersIn = Field(default_factory=SearchFiltersIn)
-
-
-class HitPublic(BaseModel):
-    chunk_id: str
-    doc_id: int | None = Field(description="The document's id (GET /v1/kb/documents/{id}).")
-    source: str
-    doc_type: str
-    title: str
-    section: str
-    text: str
-    score: float
-    matched_by: Literal["dense", "lexical", "exact"]
-    sku: str | None = None
-
-
-class DirectAnswerPublic(BaseModel):
-    question: str
-    answer: str = Field(description="The merchant's stored FAQ answer, verbatim.")
-    score: float
-    chunk_id: str
-    doc_id: int | None
-    title: str
-
-
-class SearchResponse(BaseModel):
-    query: str
-    hits: list[HitPublic]
-    grounding: float = Field(ge=0, le=1, description="Does the evidence answer the query? Low: hand off.")
-    direct_answer: DirectAnswerPublic | None
-    took_ms: float
-
-    @classmethod
-    def of(cls, found: service.KbSearch) -> SearchResponse:
-        direct = found.direct_answer
-        return cls(
-            query=found.query,
-            hits=[
-                HitPublic(
-                    chunk_id=h.hit.chunk_id,
-                    doc_id=h.doc_id,
-                    source=h.hit.doc_id,
-                    doc_type=h.hit.doc_type,
-                    title=h.hit.title,
-                    section=h.hit.section,
-                    text=h.hit.text,
-                    score=round(h.hit.score, 6),
-                    matched_by=h.hit.matched_by,
-                    sku=h.hit.sku or None,
-                )
-                for h in found.hits
-            ],
-            grounding=round(found.grounding, 4),
-            direct_answer=None
-            if direct is None
-            else DirectAnswerPublic(
-                question=direct.answer.question,
-                answer=direct.answer.answer,
-                score=round(direct.answer.score, 4),
-                chunk_id=direct.answer.chunk_id,
-                doc_id=direct.doc_id,
-                title=direct.answer.title,
-            ),
-            took_ms=round(found.took_ms, 2),
-        )
-
-
-class SyncReportPublic(BaseModel):
-    products: int = Field(description="Active products in the store.")
-    indexed: int = Field(description="Cards (re)indexed because new or changed.")
-    unchanged: int
-    removed: int = Field(description="Cards deleted: the product is gone or inactive.")
-    seconds: float
 
 
 _UPLOAD_BODY: dict[str, Any] = {
@@ -209,7 +84,7 @@ async def upload_document(
     outcome = await anyio.to_thread.run_sync(_accept_document, runtime, enqueue, caller.shop_id, upload)
     if isinstance(outcome, JSONResponse):
         return outcome
-    return DocumentPublic.of(outcome)
+    return DocumentPublic.model_validate(outcome)
 
 
 def _accept_document(
@@ -323,7 +198,10 @@ def list_documents(
     doc_type: Annotated[Literal["product", "policy", "faq", "manual"] | None, Query()] = None,
 ) -> list[DocumentPublic]:
     """The shop's documents (product cards included), by type then source."""
-    return [DocumentPublic.of(v) for v in service.list_documents(runtime, caller.shop_id, doc_type=doc_type)]
+    return [
+        DocumentPublic.model_validate(v)
+        for v in service.list_documents(runtime, caller.shop_id, doc_type=doc_type)
+    ]
 
 
 @router.get(
@@ -333,7 +211,7 @@ def list_documents(
 )
 def get_document(document_id: IdPath, caller: AgentDep, runtime: RuntimeDep) -> DocumentDetail:
     """One document with its stored text and chunk ids."""
-    return DocumentDetail.detail(service.get_document(runtime, caller.shop_id, document_id))
+    return DocumentDetail.model_validate(service.get_document(runtime, caller.shop_id, document_id))
 
 
 @router.delete(
@@ -349,53 +227,7 @@ def delete_document(document_id: IdPath, caller: OwnerDep, runtime: RuntimeDep) 
 @router.post("/sync-products", response_model=SyncReportPublic, responses=error_responses(*AUTH_ERRORS))
 def sync_products(caller: OwnerDep, runtime: RuntimeDep) -> SyncReportPublic:
     """Index the store's product cards: new and changed ones (re)indexed, removed ones deleted."""
-    report = service.sync_products(runtime, caller.shop_id)
-    return SyncReportPublic(
-        products=report.products,
-        indexed=report.indexed,
-        unchanged=report.unchanged,
-        removed=report.removed,
-        seconds=round(report.seconds, 3),
-    )
-
-
-class ProductImportPublic(BaseModel):
-    file: str
-    created: int = Field(description="New products (SKUs not in the store before).")
-    updated: int = Field(description="Stored products whose title, price, stock, specs or variants changed.")
-    unchanged: int = Field(description="Products already exactly as in the file: no write, no re-index.")
-    created_skus: list[str]
-    updated_skus: list[str]
-    index: SyncReportPublic | None = Field(
-        description="The product-card sync after the import; null when nothing changed."
-    )
-    index_error: str | None = Field(
-        None, description="The catalog was imported but its cards could not be re-indexed (retry sync)."
-    )
-    seconds: float
-
-    @classmethod
-    def of(cls, report: catalog_import.ProductImportReport) -> ProductImportPublic:
-        index = report.index
-        return cls(
-            file=report.file,
-            created=report.created,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            created_skus=report.created_skus,
-            updated_skus=report.updated_skus,
-            index=None
-            if index is None
-            else SyncReportPublic(
-                products=index.products,
-                indexed=index.indexed,
-                unchanged=index.unchanged,
-                removed=index.removed,
-                seconds=round(index.seconds, 3),
-            ),
-            index_error=report.index_error,
-            seconds=round(report.seconds, 3),
-        )
+    return SyncReportPublic.of(service.sync_products(runtime, caller.shop_id))
 
 
 @router.post(
