@@ -67,12 +67,17 @@ QUERY_CACHE_SIZE = 512
 # service shares two cores with its other workers: a two-thread forward pass waits for its slower
 # thread whenever the other core is busy, and a one-query embed then takes 0.4-1 s instead of
 # 25 ms (measured: with one core busy, p95 over 200 single queries 76-402 ms on two threads,
-# 29-44 ms on one). Bulk passage batches still use every core.
+# 29-44 ms on one). Bulk passage batches use `torch_threads()`.
 SINGLE_THREAD_MAX_BATCH = 4
 
 
 def torch_threads() -> int:
-    """The cores we have, at most 4: torch's default oversubscribes a small shared box."""
+    """Threads for a bulk forward pass: `OMP_NUM_THREADS` when set (processes that share the
+    cores each take their share: pytest-xdist workers, several services on one box), else the
+    cores we have, at most 4 (torch's default oversubscribes a small shared box)."""
+    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if budget.isdigit() and int(budget) > 0:
+        return int(budget)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, 4))
 
@@ -100,8 +105,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        self._threads = torch_threads()
-        configure_torch_threads(self._threads)
+        configure_torch_threads()
         # A tqdm bar per load is noise in service logs.
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -134,7 +138,7 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self._dim), np.float32)
         with self._lock:
             # Under the lock: the thread count is process-wide, and only this model uses torch.
-            configure_torch_threads(1 if len(texts) <= SINGLE_THREAD_MAX_BATCH else self._threads)
+            configure_torch_threads(1 if len(texts) <= SINGLE_THREAD_MAX_BATCH else torch_threads())
             out = self._model.encode(
                 [prefix + t for t in texts],
                 batch_size=self._batch_size,

@@ -38,6 +38,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# pytest-xdist runs one worker per core on the same cores: each takes its share of threads for
+# the embedder's bulk passes (`retrieval.embedders.torch_threads`), and so do the processes tests
+# start. On a busy 2-core box, 2 threads took 1.7x the CPU of 1 for the same 205 passages, and
+# longer (torch's threads spin while they wait for a core).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
 
 _real_connect = socket.socket.connect
 

