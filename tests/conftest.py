@@ -7,6 +7,8 @@
   connection, as in production: a Celery worker thread, a streaming response or two racing
   claims see exactly what they would see live.
 - `runtime` is the same container the API, Celery and the CLI use, built on that database.
+- `demo_kb` is the demo shop's knowledge base, copied from a template embedded once per machine
+  (tests/demo_kb.py), with the session's intent classifier.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from agents.customer_service.intent import IntentClassifier
 from agents.runtime import Runtime
 from api.app import create_app
 from evals.doubles.llm import ScriptedChatModel
@@ -33,6 +36,8 @@ from store.db import make_engine
 from store.models import Base, Role
 from store.repositories.shops import ApiKeyRepository, ShopRepository
 from store.settings import Settings
+from tests import TEST_CACHE_DIR
+from tests.demo_kb import DemoKB, demo_kb_in
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -226,5 +231,20 @@ def real_embedder() -> Embedder:
     """
     from retrieval.embedders import build_embedder
 
-    cache_dir = Path(__file__).resolve().parents[1] / "var" / "test-cache"
-    return build_embedder(Settings(env="test", embedder="e5-small", cache_dir=cache_dir))
+    return build_embedder(Settings(env="test", embedder="e5-small", cache_dir=TEST_CACHE_DIR))
+
+
+@pytest.fixture(scope="session")
+def real_intents(real_embedder: Embedder) -> IntentClassifier:
+    """The customer-service intent classifier on the real embedder, its examples embedded once
+    per session (272 of them: seconds of CPU per runtime otherwise)."""
+    return IntentClassifier(embedder=real_embedder)
+
+
+@pytest.fixture(scope="module")
+def demo_kb(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder, real_intents: IntentClassifier
+) -> Iterator[DemoKB]:
+    """The demo shop's knowledge base, one per module: `demo_kb.install(runtime, shop_id)`
+    (tests/demo_kb.py: copied from a template, not re-embedded)."""
+    yield from demo_kb_in(tmp_path_factory.mktemp("demo-kb"), real_embedder, real_intents)

@@ -189,9 +189,14 @@ def _apply(
     return ack, opened
 
 
+# The runtime slot of the process's classifier (its examples are embedded on first use; tests
+# share one across runtimes that hold the same embedder).
+INTENT_CLASSIFIER = "cs_intent"
+
+
 def classifier(runtime: Runtime) -> IntentClassifier:
     embedder = runtime.embedder()  # outside `once`: its lock is not re-entrant
-    return runtime.once("cs_intent", lambda: IntentClassifier(embedder=embedder))
+    return runtime.once(INTENT_CLASSIFIER, lambda: IntentClassifier(embedder=embedder))
 
 
 def _turns(messages: list[Message]) -> list[Turn]:

@@ -12,20 +12,14 @@ from fastapi.testclient import TestClient
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now
-from retrieval.embedding import Embedder
 from store.demo import load_demo
 from store.models import Role
-from tests.integration.agents.test_cs_service import DemoKB, module_demo_kb
+from tests.demo_kb import DemoKB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 END = date(2026, 11, 20)
 ON_SHIFT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing, a Friday
-
-
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-api-kb")
 
 
 class Api:
@@ -50,10 +44,9 @@ class Api:
 
 
 @pytest.fixture
-def api(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Api]:
+def api(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Api]:
     report = load_demo(runtime.sessions, end_date=END, keys_path=tmp_path / "keys.json", customers=30)
-    runtime.put("embedder", real_embedder)
-    runtime.put("kb", demo_kb.ensure(report.shop_id))
+    demo_kb.install(runtime, report.shop_id)
     runtime.put("llm", None)
     clock = [ON_SHIFT]
     app = create_app(runtime=runtime)

@@ -13,13 +13,10 @@ from fastapi.testclient import TestClient
 from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now
-from retrieval.embedding import Embedder
-from retrieval.index import KnowledgeBase
-from retrieval.vectorstore import VectorStore
 from store.demo import load_demo
 from store.demo.loader import DemoKeys
+from tests.demo_kb import DemoKB
 from tests.e2e.api.helpers import ViaTestClient
-from tests.integration.agents.test_cs_service import DemoKB
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -28,11 +25,9 @@ ON_SHIFT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # 14:00 Beijing, a Friday
 
 
 @pytest.fixture
-def live(runtime: Runtime, real_embedder: Embedder, tmp_path: Path) -> Iterator[tuple[TestClient, DemoKeys]]:
+def live(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Iterator[tuple[TestClient, DemoKeys]]:
     report = load_demo(runtime.sessions, end_date=END, keys_path=tmp_path / "keys.json", customers=60)
-    kb = DemoKB(KnowledgeBase(VectorStore.persistent(tmp_path / "chroma"), real_embedder))
-    runtime.put("embedder", real_embedder)
-    runtime.put("kb", kb.ensure(report.shop_id))
+    demo_kb.install(runtime, report.shop_id)
     runtime.put("llm", None)
     app = create_app(runtime=runtime)
     app.dependency_overrides[get_now] = lambda: ON_SHIFT

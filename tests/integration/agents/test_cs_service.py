@@ -1,10 +1,9 @@
 """The customer-service conversation service on the demo shop: real embedder, real Chroma (tmp),
-real database. Each test loads a small demo shop; the demo documents are indexed once per shop id.
+real database. Each test loads a small demo shop; its documents come from the `demo_kb` fixture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,14 +15,11 @@ from agents.customer_service import service
 from agents.llm import ChatRequest, ChatResponse
 from agents.runtime import Runtime
 from evals.doubles.llm import Scripted, ScriptedChatModel, scripted_gateway
-from evals.suites.kb import demo_documents
-from retrieval.embedding import Embedder
-from retrieval.index import KnowledgeBase, index_documents
-from retrieval.vectorstore import VectorStore
 from store.demo import load_demo
 from store.errors import LLMTimeout
 from store.models import AuditLog, Customer, Message, MessageRole, Order
 from store.repositories.conversations import ConversationRepository
+from tests.demo_kb import DemoKB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,40 +36,9 @@ class Shop:
     order_no: str
 
 
-class DemoKB:
-    """One Chroma + KB per module; the demo documents indexed once per shop id."""
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self.indexed: set[int] = set()
-
-    def ensure(self, shop_id: int) -> KnowledgeBase:
-        if shop_id not in self.indexed:
-            index_documents(self.kb, demo_documents(shop_id))
-            self.indexed.add(shop_id)
-        return self.kb
-
-
-def module_demo_kb(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder, name: str
-) -> Iterator[DemoKB]:
-    """The body of each test module's `demo_kb` fixture: a Chroma of its own, dropped after."""
-    store = VectorStore.persistent(tmp_path_factory.mktemp(name) / "chroma")
-    holder = DemoKB(KnowledgeBase(store, real_embedder))
-    yield holder
-    for shop_id in holder.indexed:
-        store.drop(shop_id)
-
-
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-kb")
-
-
-def demo_shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Shop:
+def demo_shop(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Shop:
     report = load_demo(runtime.sessions, end_date=END, keys_path=tmp_path / "keys.json", customers=30)
-    runtime.put("embedder", real_embedder)
-    runtime.put("kb", demo_kb.ensure(report.shop_id))
+    demo_kb.install(runtime, report.shop_id)
     runtime.put("llm", None)
     with runtime.sessions() as s:
         order = s.scalars(
@@ -87,8 +52,8 @@ def demo_shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_pa
 
 
 @pytest.fixture
-def shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Shop:
-    return demo_shop(runtime, real_embedder, demo_kb, tmp_path)
+def shop(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Shop:
+    return demo_shop(runtime, demo_kb, tmp_path)
 
 
 def _new(shop: Shop) -> int:

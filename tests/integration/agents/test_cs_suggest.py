@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,11 @@ from api.app import create_app
 from api.celery_app import make_celery
 from api.routers.conversations import get_now
 from evals.doubles.llm import Scripted, ScriptedChatModel, scripted_gateway
-from retrieval.embedding import Embedder
 from store.errors import LLMUnavailable
 from store.models import Handoff, Role
 from store.repositories.shops import ApiKeyRepository
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, Shop, demo_shop, module_demo_kb
+from tests.demo_kb import DemoKB
+from tests.integration.agents.test_cs_service import ON_SHIFT, Shop, demo_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,13 +35,8 @@ PHRASING = "亲，破损商品可以申请退换哦 [S1]"  # the turn's own answ
 
 
 @pytest.fixture
-def shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Shop:
-    return demo_shop(runtime, real_embedder, demo_kb, tmp_path)
-
-
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-suggest-kb")
+def shop(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Shop:
+    return demo_shop(runtime, demo_kb, tmp_path)
 
 
 def _handoff_turn(shop: Shop, queued: list[tuple[int, int]]) -> service.TurnResult:

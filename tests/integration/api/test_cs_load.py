@@ -3,24 +3,21 @@ conversations, the stub LLM failing 20% of calls. Invariants only, never timings
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from evals.benches.cs_load import FAILURES, LoadConfig, load_run
 from retrieval.embedding import Embedder
 from store.settings import Settings
+from tests import TEST_CACHE_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-# Where `real_embedder` keeps the converted model; the API process loads its own copy from there.
-TEST_CACHE_DIR = Path(__file__).resolve().parents[3] / "var" / "test-cache"
 
 
 def test_concurrent_conversations_lose_nothing_and_every_failed_llm_turn_degrades(
     real_embedder: Embedder,
 ) -> None:
     report = load_run(
+        # Where `real_embedder` keeps the converted model: the API process loads its own from there.
         Settings(env="test", cache_dir=TEST_CACHE_DIR),
         real_embedder,
         LoadConfig(conversations=20, messages=3),

@@ -20,19 +20,14 @@ from agents.runtime import Runtime
 from api.app import create_app
 from api.routers.conversations import get_now, reply_chunks
 from evals.doubles.llm import Cut, Reply, StubOpenAIServer
-from retrieval.embedding import Embedder
 from store.models import Role
 from store.settings import Settings
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop, module_demo_kb
+from tests.demo_kb import DemoKB
+from tests.integration.agents.test_cs_service import ON_SHIFT, demo_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 QUESTION = "退货的话来回运费谁出呀"
-
-
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-stream-kb")
 
 
 @dataclass
@@ -89,8 +84,8 @@ def split(events: list[tuple[str, Any]]) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def chat(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Chat]:
-    shop = demo_shop(runtime, real_embedder, demo_kb, tmp_path)
+def chat(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Chat]:
+    shop = demo_shop(runtime, demo_kb, tmp_path)
     from store.repositories.shops import ApiKeyRepository
 
     with runtime.sessions() as s:

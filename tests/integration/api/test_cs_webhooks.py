@@ -30,20 +30,15 @@ from api.app import create_app
 from api.celery_app import make_celery
 from api.routers.conversations import get_now
 from api.routers.webhooks import get_webhook_dispatch
-from retrieval.embedding import Embedder
 from store.models import Role
 from store.repositories.shops import ApiKeyRepository
-from tests.integration.agents.test_cs_service import ON_SHIFT, DemoKB, demo_shop, module_demo_kb
+from tests.demo_kb import DemoKB
+from tests.integration.agents.test_cs_service import ON_SHIFT, demo_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SECRET = "whsec_test_0123456789"
 WAIT_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[DemoKB]:
-    yield from module_demo_kb(tmp_path_factory, real_embedder, "cs-webhook-kb")
 
 
 # ---- receivers -----------------------------------------------------------------------------
@@ -184,8 +179,8 @@ class Shop:
 
 
 @pytest.fixture
-def shop(runtime: Runtime, real_embedder: Embedder, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Shop]:
-    demo = demo_shop(runtime, real_embedder, demo_kb, tmp_path)
+def shop(runtime: Runtime, demo_kb: DemoKB, tmp_path: Path) -> Iterator[Shop]:
+    demo = demo_shop(runtime, demo_kb, tmp_path)
     runtime.settings = runtime.settings.model_copy(
         update={
             "webhook_timeout_s": 2.0,

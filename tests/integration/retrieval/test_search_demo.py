@@ -1,7 +1,8 @@
 """Hybrid search on the demo shop with the real embedder and a real Chroma.
 
-Chroma is a persistent directory under tmp, or the server at SIYU_CHROMA_URL when that is set
-(the scale path CI also runs); each test module uses its own shop ids and drops them after.
+Chroma is a persistent directory under tmp (the demo shop copied from `demo_kb`'s template), or
+the server at SIYU_CHROMA_URL when that is set (the scale path CI also runs); on the server each
+test module uses its own shop ids and drops them after.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.suites.kb import demo_documents
+from evals.suites.kb import SHOP_ID, demo_documents
 from retrieval.beir import CorpusDoc, run_retrieval_eval
 from retrieval.documents import text_document
 from retrieval.embedding import Embedder
@@ -25,6 +26,7 @@ from retrieval.search import SearchFilters, search
 from retrieval.vectorstore import VectorStore
 from store.demo.content import load_documents
 from store.settings import Settings
+from tests.demo_kb import DemoKB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -38,8 +40,11 @@ def _store(tmp: Path) -> VectorStore:
 
 @pytest.fixture(scope="module")
 def demo(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder, demo_kb: DemoKB
 ) -> Iterator[tuple[KnowledgeBase, int]]:
+    if not os.environ.get("SIYU_CHROMA_URL"):
+        yield demo_kb.ensure(SHOP_ID), SHOP_ID
+        return
     store = _store(tmp_path_factory.mktemp("kb"))
     shop_id = int(uuid.uuid4().int % 1_000_000_000) + 1000
     kb = KnowledgeBase(store, real_embedder)
