@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from tests import TEST_CACHE_DIR
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 READY_LINE = "按 Ctrl-C 停止"
@@ -59,7 +61,12 @@ def test_siyu_run_serves_the_demo_shop_and_stops_on_ctrl_c(tmp_path: Path) -> No
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIYU_")}
     env.update(
-        SIYU_VAR_DIR=str(tmp_path / "var"), SIYU_API_PORT=str(port), SIYU_ENV="test", HF_HUB_OFFLINE="1"
+        SIYU_VAR_DIR=str(tmp_path / "var"),
+        # The model converted once per machine (converting it again is tested with a tiny model).
+        SIYU_CACHE_DIR=str(TEST_CACHE_DIR),
+        SIYU_API_PORT=str(port),
+        SIYU_ENV="test",
+        HF_HUB_OFFLINE="1",
     )
     siyu = Path(sys.executable).parent / "siyu"
     proc = subprocess.Popen(
