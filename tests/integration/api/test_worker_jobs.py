@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from agents.jobs import JobContext, QueueUnavailable, job_kind, read_job, run_job, submit_job
+from agents.jobs import KINDS, JobContext, QueueUnavailable, job_kind, read_job, run_job, submit_job
 from agents.runtime import Runtime
+from api.routers.jobs import EVAL_JOB_KIND
 from store.errors import InvalidInput, NotFound
 from store.models import JobStatus
 from store.repositories.jobs import JobRepository
@@ -102,9 +103,21 @@ def test_a_refused_enqueue_fails_the_job_instead_of_losing_it(runtime: Runtime, 
         assert job.error == "enqueue: ConnectionRefusedError: redis://127.0.0.1:6379 refused"
 
 
-def test_unknown_kinds_are_refused_before_anything_is_written(runtime: Runtime, shop_a: ShopKeys) -> None:
-    with pytest.raises(ValueError, match="no_such_kind"):
-        submit_job(runtime, lambda *a: None, shop_id=shop_a.shop_id, kind="no_such_kind")
+def test_unknown_kinds_are_refused_before_anything_is_written_naming_the_known_ones(
+    runtime: Runtime, shop_a: ShopKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the eval body in this process: a remote kind is still known.
+    monkeypatch.delitem(KINDS.bodies, EVAL_JOB_KIND, raising=False)
+    queued: list[tuple[str, str, int]] = []
+    with pytest.raises(ValueError) as refused:
+        submit_job(
+            runtime, lambda *a: queued.append(a), shop_id=shop_a.shop_id, kind="evals", params={"suite": "kb"}
+        )
+    head, _, names = str(refused.value).partition("; known: ")
+    assert head == "unknown job kind 'evals'"
+    known = names.split(", ")
+    assert known == sorted(known) and {"eval", "test_count"} <= set(known)
+    assert queued == []
     with runtime.sessions() as s:
         assert JobRepository(s).list_for_shop(shop_a.shop_id) == []
 
@@ -115,3 +128,33 @@ def test_a_result_that_cannot_be_stored_fails_the_job(runtime: Runtime, shop_a: 
     failed = read_job(runtime, shop_a.shop_id, job.job_id)
     assert (failed.status, failed.result) == (JobStatus.failed, None)
     assert failed.error is not None and "is not JSON serializable" in failed.error
+
+
+def test_the_api_queues_an_eval_job_by_name_without_its_body(
+    runtime: Runtime, shop_a: ShopKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API declares `eval` with `remote_job_kind` and never imports its body (`evals.tasks`,
+    imported here only if another test of this process did): the row keeps the suite arguments,
+    the worker gets ids only, and a process without the body that runs it records why."""
+    monkeypatch.delitem(KINDS.bodies, EVAL_JOB_KIND, raising=False)
+    assert EVAL_JOB_KIND == "eval" and EVAL_JOB_KIND in KINDS.remote
+    queued: list[tuple[str, str, int]] = []
+    job = submit_job(
+        runtime,
+        lambda *a: queued.append(a),
+        shop_id=shop_a.shop_id,
+        kind=EVAL_JOB_KIND,
+        params={"suite": "kb", "quick": True},
+    )
+    assert queued == [("eval", job.job_id, shop_a.shop_id)]
+    stored = read_job(runtime, shop_a.shop_id, job.job_id)
+    assert (stored.status, stored.kind, stored.params) == (
+        JobStatus.queued,
+        "eval",
+        {"suite": "kb", "quick": True},
+    )
+    assert (stored.result, stored.error) == (None, None)
+
+    assert run_job(runtime, job.job_id, shop_a.shop_id) is JobStatus.failed
+    failed = read_job(runtime, shop_a.shop_id, job.job_id)
+    assert failed.error == "LookupError: no body registered for job kind 'eval' in this worker"
