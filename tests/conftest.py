@@ -38,6 +38,7 @@ from store.repositories.shops import ApiKeyRepository, ShopRepository
 from store.settings import Settings
 from tests import TEST_CACHE_DIR
 from tests.demo_kb import DemoKB, demo_kb_in
+from tests.memo_embedder import MemoEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -232,6 +233,13 @@ def real_embedder() -> Embedder:
     from retrieval.embedders import build_embedder
 
     return build_embedder(Settings(env="test", embedder="e5-small", cache_dir=TEST_CACHE_DIR))
+
+
+@pytest.fixture(scope="session")
+def memo_embedder(real_embedder: Embedder) -> Embedder:
+    """The real embedder remembering its passages for the session, for tests where embedding
+    is a step and not the subject (tests/memo_embedder.py)."""
+    return MemoEmbedder(real_embedder)
 
 
 @pytest.fixture(scope="session")

@@ -40,9 +40,9 @@ class Api:
 
 
 @pytest.fixture
-def api(runtime: Runtime, real_embedder: Embedder, tmp_path: Path) -> Iterator[Api]:
+def api(runtime: Runtime, memo_embedder: Embedder, tmp_path: Path) -> Iterator[Api]:
     report = load_demo(runtime.sessions, end_date=END, keys_path=tmp_path / "keys.json", customers=200)
-    runtime.put("embedder", real_embedder)
+    runtime.put("embedder", memo_embedder)
     app = create_app(runtime=runtime)
     app.dependency_overrides[get_now] = lambda: NOW
     # Jobs run inline, in the request, as a worker would run them.

@@ -53,9 +53,9 @@ class Demo:
 
 
 @pytest.fixture
-def demo(runtime: Runtime, real_embedder: Embedder, tmp_path: Path) -> Demo:
+def demo(runtime: Runtime, memo_embedder: Embedder, tmp_path: Path) -> Demo:
     report = load_demo(runtime.sessions, end_date=END, keys_path=tmp_path / "keys.json", customers=300)
-    runtime.put("embedder", real_embedder)
+    runtime.put("embedder", memo_embedder)
     return Demo(runtime, report.shop_id)
 
 
