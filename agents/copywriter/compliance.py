@@ -6,10 +6,13 @@ How a text is checked:
 1. `normalize` folds evasions (spaces/emoji between characters, full-width, traditional, repeats,
    look-alikes) and keeps a map back to original offsets.
 2. One Aho-Corasick automaton (built once per lexicon) finds every lexicon key and allow-list
-   phrase in a single pass.
+   phrase in a single pass; the lexicon's pattern rules (claims with a slot: 包 + outcome,
+   number + time + body effect, return figures, pass guarantees …) run on the same normalised
+   text, so the evasions fold for them too.
 3. Hits are dropped when the product category allows them, when an allow-list phrase covers them
-   (第一步, 国家标准, 最近), or when a context rule says they state an objective spec
-   (最大容量500ml, 最高支持128GB), a time (最快明天发货) or advice (最好冷藏).
+   (第一步, 国家标准, 最近), when a negation precedes a negatable one (不能代替药物), or when a
+   context rule says they state an objective spec (最大容量500ml, 最高支持128GB), a time
+   (最快明天发货) or advice (最好冷藏).
 4. Of overlapping hits the leftmost-longest wins (全网最低价 beats 最低 beats 最).
 
 No I/O beyond reading the lexicon file once; no clock; thread-safe after the first call.
@@ -214,8 +217,20 @@ class ComplianceChecker:
             automaton.add_word(key, (_ALLOW, len(key)))
         automaton.make_automaton()
         self._automaton = automaton
+        # Pattern rules are entries too, numbered after the terms.
+        self._entries = lexicon.entries + tuple(p.entry for p in lexicon.patterns)
         self._applies = {
-            category: tuple(e.applies_to(category) for e in lexicon.entries)
+            category: tuple(e.applies_to(category) for e in self._entries) for category in PRODUCT_CATEGORIES
+        }
+        # Every pattern alternative that applies to a category, flat: (entry index, regex,
+        # character gates, same clause).
+        self._alternatives = {
+            category: tuple(
+                (no, regex, gates, rule.same_clause)
+                for no, rule in enumerate(lexicon.patterns, len(lexicon.entries))
+                if self._applies[category][no]
+                for regex, gates in zip(rule.regexes, rule.gates, strict=True)
+            )
             for category in PRODUCT_CATEGORIES
         }
 
@@ -225,7 +240,7 @@ class ComplianceChecker:
                 f"未知的商品类目 {category!r}，可选: {', '.join(PRODUCT_CATEGORIES)}", field="category"
             )
         norm = normalize(text)
-        entries = self.lexicon.entries
+        entries = self._entries
         applies = self._applies[category]
         hits: list[_Hit] = []
         allowed: list[tuple[int, int]] = []
@@ -239,12 +254,26 @@ class ComplianceChecker:
             elif applies[idx]:
                 hits.append(_Hit(start, end, idx))
         if allowed:
-            hits = [h for h in hits if not any(a <= h.start and h.end <= b for a, b in allowed)]
-        violations = [
-            self._violation(text, norm, hit)
-            for hit in _leftmost_longest(hits)
-            if not _objective(text, norm, hit, entries[hit.entry])
-        ]
+            hits = [h for h in hits if not _covered(h, allowed)]
+        found = [h for h in _leftmost_longest(hits) if not _objective(text, norm, h, entries[h.entry])]
+        # Patterns only add: where a term already stands, its finding (and its safe rewrite) wins.
+        claims: list[_Hit] = []
+        present = frozenset(ntext)
+        for no, regex, gates, same_clause in self._alternatives[category]:
+            if any(gate.isdisjoint(present) for gate in gates):
+                continue
+            for m in regex.finditer(ntext):
+                hit = _Hit(m.start(), m.end(), no)
+                if not (same_clause and _crosses_clause(text, norm, hit)) and not (
+                    allowed and _covered(hit, allowed)
+                ):
+                    claims.append(hit)
+        for hit in _leftmost_longest(claims):
+            if not any(h.start < hit.end and hit.start < h.end for h in found) and not _objective(
+                text, norm, hit, entries[hit.entry]
+            ):
+                found.append(hit)
+        violations = [self._violation(text, norm, hit) for hit in sorted(found)]
         counts: dict[str, int] = {}
         for v in violations:
             counts[v.category] = counts.get(v.category, 0) + 1
@@ -258,7 +287,7 @@ class ComplianceChecker:
         )
 
     def _violation(self, text: str, norm: Normalized, hit: _Hit) -> Violation:
-        entry = self.lexicon.entries[hit.entry]
+        entry = self._entries[hit.entry]
         start, end = norm.span(hit.start, hit.end)
         return Violation(
             term=entry.term,
@@ -290,6 +319,15 @@ def _on_boundary(ntext: str, start: int, end: int) -> bool:
         ):
             return False
     return True
+
+
+def _covered(hit: _Hit, allowed: list[tuple[int, int]]) -> bool:
+    return any(a <= hit.start and hit.end <= b for a, b in allowed)
+
+
+def _crosses_clause(text: str, norm: Normalized, hit: _Hit) -> bool:
+    start, end = norm.span(hit.start, hit.end)
+    return _CLAUSE_END_RE.search(text, start, end) is not None
 
 
 def _leftmost_longest(hits: list[_Hit]) -> list[_Hit]:

@@ -26,7 +26,7 @@ def test_owner_gets_violations_and_a_fixed_text(client: TestClient, shop_a: Shop
     assert body["violations"][1]["category"] == "权威背书/国家机关"
     assert body["fixed"] == "✨超好用的锅，国 家 级品质"
     assert body["category"] == "general"
-    assert body["lexicon_version"] == "ad_lexicon.v1"
+    assert body["lexicon_version"] == "ad_lexicon.v2"
 
 
 def test_cs_staff_may_check_and_category_changes_the_verdict(client: TestClient, shop_a: ShopKeys) -> None:

@@ -26,7 +26,7 @@ def hits(text: str, category: ProductCategory = "general") -> list[tuple[str, st
 
 def test_lexicon_is_versioned_and_covers_every_category() -> None:
     lexicon = default_lexicon()
-    assert lexicon.version == "ad_lexicon.v1"
+    assert lexicon.version == "ad_lexicon.v2"
     assert len(lexicon.entries) >= 400
     assert {e.category for e in lexicon.entries} == set(VIOLATION_CATEGORIES)
     assert all(e.article.startswith("《") for e in lexicon.entries)
@@ -79,7 +79,7 @@ def test_each_hit_carries_term_category_span_article_severity_and_suggestion() -
     assert v.suggestion == "优惠价"
     assert v.fixable
     assert report.fixed == "姐妹们，优惠价！"
-    assert report.lexicon_version == "ad_lexicon.v1"
+    assert report.lexicon_version == "ad_lexicon.v2"
 
 
 @pytest.mark.parametrize(
