@@ -105,7 +105,7 @@ def check_migrations_and_demo_data() -> None:
 def check_eval_datasets() -> None:
     from evals.suites import copy, cs, embedder, forecast, kb
 
-    assert copy.load_cases() and cs.load_all() and kb.load_questions() and embedder.load_pairs()
+    assert copy.load_all() and cs.load_all() and kb.load_questions() and embedder.load_pairs()
     ok, total, failures = forecast.check_cases(forecast.DATA / "restock_cases.jsonl")
     assert total and ok == total, failures
 

@@ -314,14 +314,20 @@ def run(ctx: EvalContext) -> SuiteResult:
 
 
 # The bar is set on the holdout, which no rule was tuned on (issue 18): terms from a list the
-# lexicon was not written from, violating sentences flagged, clean sentences flagged.
+# lexicon was not written from, violating sentences flagged, clean sentences flagged. Measured
+# 2026-12-05 with ad_lexicon.v2: terms 0.971, sentences 0.974, spans 0.962, clean FP 0.033
+# (5 of 153; 4 of them pre-date the pattern rules: 最多可存, 吊顶天花板, 不能完全替代母乳,
+# 最好三天内). The issue's 0.03 stays a visible target; the enforced FP bar is the dev one.
 HOLDOUT_THRESHOLDS = (
-    Threshold("term_recall_holdout", ">=", 0.95, "holdout: 第三方词表中的违规词召回", enforced=False),
-    Threshold("sentence_recall_holdout", ">=", 0.95, "holdout: 违规句被标出的比例", enforced=False),
-    Threshold("clean_fp_rate_holdout", "<=", 0.03, "holdout: 规格、常见商品句不应报", enforced=False),
+    Threshold("term_recall_holdout", ">=", 0.95, "holdout: 第三方词表中的违规词召回"),
+    Threshold("sentence_recall_holdout", ">=", 0.95, "holdout: 违规句被标出的比例"),
+    Threshold("violation_recall_holdout", ">=", 0.95, "holdout: 违规片段召回"),
+    Threshold("clean_fp_rate_holdout", "<=", 0.05, "holdout: 规格、常见商品句不应报"),
+    Threshold("clean_fp_rate_holdout", "<=", 0.03, "holdout: issue 18 的目标", enforced=False),
 )
-# The dev split is what the rules were written from; these floors only catch regressions.
+# The dev split is what the rules were written from: floors at the figures measured on main
+# before the pattern rules (recall 0.986, FP 0.000), so they catch regressions.
 DEV_FLOORS = (
-    Threshold("violation_recall_dev", ">=", 0.95, "漏报一条就可能被罚"),
-    Threshold("clean_fp_rate_dev", "<=", 0.05, "规格、序数、国标等客观描述不应报"),
+    Threshold("violation_recall_dev", ">=", 0.986, "漏报一条就可能被罚"),
+    Threshold("clean_fp_rate_dev", "<=", 0.0, "规格、序数、国标等客观描述不应报"),
 )
