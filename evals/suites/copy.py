@@ -315,9 +315,11 @@ def run(ctx: EvalContext) -> SuiteResult:
 
 # The bar is set on the holdout, which no rule was tuned on (issue 18): terms from a list the
 # lexicon was not written from, violating sentences flagged, clean sentences flagged. Measured
-# 2026-12-05 with ad_lexicon.v2: terms 0.971, sentences 0.974, spans 0.962, clean FP 0.033
-# (5 of 153; 4 of them pre-date the pattern rules: 最多可存, 吊顶天花板, 不能完全替代母乳,
-# 最好三天内). The issue's 0.03 stays a visible target; the enforced FP bar is the dev one.
+# 2026-12-05 with ad_lexicon.v2: terms 0.971, sentences 0.969, spans 0.957, clean FP 0.033
+# (5 of 153: 4 pre-date the pattern rules, 最多可存, 吊顶天花板, 不能完全替代母乳, 最好三天内; one
+# is the 100% rule reaching across a comma, 含量100%，不额外加水). They were read after the rules
+# were final and are left for a change that brings fresh holdout sentences, so this split stays
+# untuned. The issue's 0.03 stays a visible target; the enforced FP bar is 0.05.
 HOLDOUT_THRESHOLDS = (
     Threshold("term_recall_holdout", ">=", 0.95, "holdout: 第三方词表中的违规词召回"),
     Threshold("sentence_recall_holdout", ">=", 0.95, "holdout: 违规句被标出的比例"),
