@@ -5,7 +5,8 @@ which every chunk carries as metadata and never crosses. Paragraphs are packed u
 `max_chars`; a paragraph that is too long is split at sentence ends (。！？；!?;), and only a
 single over-long sentence is cut mid-way. Tables (consecutive `|` lines) stay whole, whatever
 their size, because a half table answers nothing. Consecutive chunks of one section overlap by
-whole trailing sentences up to `overlap_chars`. FAQ pairs become one chunk each.
+whole trailing sentences up to `overlap_chars`. FAQ pairs become one chunk each
+(`retrieval.faq_parse` finds them in a document).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Literal
 
 ChunkKind = Literal["text", "table", "faq"]
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s)")
 SECTION_SEP = " > "
 
@@ -48,6 +49,7 @@ class FaqPair:
     question: str
     answer: str
     line: int = 0
+    section: str = ""  # the heading path (or CSV category) above the question
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def _blocks(text: str) -> list[_Block]:
 
     def flush_para() -> None:
         if para:
-            blocks.append(_Block("".join(_join_lines(para)), section(), "text"))
+            blocks.append(_Block("".join(join_lines(para)), section(), "text"))
             para.clear()
 
     def flush_table() -> None:
@@ -91,7 +93,7 @@ def _blocks(text: str) -> list[_Block]:
         if not line:
             flush_para()
             continue
-        heading = _HEADING.match(line)
+        heading = HEADING.match(line)
         if heading:
             flush_para()
             level = len(heading.group(1))
@@ -105,7 +107,7 @@ def _blocks(text: str) -> list[_Block]:
     return blocks
 
 
-def _join_lines(lines: Sequence[str]) -> Iterable[str]:
+def join_lines(lines: Sequence[str]) -> Iterable[str]:
     """Join wrapped lines: no space between CJK text, one space between Latin words."""
     for i, line in enumerate(lines):
         if i and line[:1].isascii() and lines[i - 1][-1:].isascii() and line[:1].isalnum():
@@ -186,5 +188,6 @@ def _overlap_tail(parts: Sequence[str], overlap_chars: int, room: int) -> list[s
 
 
 def chunk_faq(pairs: Sequence[FaqPair]) -> list[Chunk]:
-    """One chunk per question/answer pair, so an answer is never separated from its question."""
-    return [Chunk(f"问：{p.question}\n答：{p.answer}", p.question, "faq", question=p.question) for p in pairs]
+    """One chunk per question/answer pair, so an answer is never separated from its question.
+    The chunk's section is the pair's heading path; the index matches on the question."""
+    return [Chunk(f"问：{p.question}\n答：{p.answer}", p.section, "faq", question=p.question) for p in pairs]

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from retrieval.cards import ProductLike, product_card
 from retrieval.chunking import Chunk, ChunkingConfig, FaqPair, chunk_faq, chunk_text
+from retrieval.faq_parse import split_faq
 from retrieval.index import DocType, DocumentInput, content_hash
 from retrieval.loaders import LoadedDocument
 from store.errors import InvalidInput
+
+# In the hash of every document with FAQ entries: entries are embedded by their question since
+# version 1, so a re-upload of a file indexed before replaces its chunks instead of keeping them.
+FAQ_UNITS_VERSION = "\nfaq-units:1"
 
 
 def loaded_document(
@@ -40,11 +45,19 @@ def text_document(
     version: int = 1,
     chunking: ChunkingConfig | None = None,
 ) -> DocumentInput:
-    chunks = chunk_text(text, chunking)
+    chunks = text_chunks(text, chunking)
     if not chunks:
         raise InvalidInput("文档没有可索引的文字", file=doc_id)
-    digest = content_hash(f"{doc_type}\n{title}\n{text}")
+    marker = FAQ_UNITS_VERSION if any(c.kind == "faq" for c in chunks) else ""
+    digest = content_hash(f"{doc_type}\n{title}\n{text}{marker}")
     return DocumentInput(shop_id, doc_id, doc_type, title, digest, chunks, version=version)
+
+
+def text_chunks(text: str, chunking: ChunkingConfig | None = None) -> list[Chunk]:
+    """A document's FAQ entries as one unit each, then its prose chunked as before."""
+    layout = split_faq(text)
+    pairs = [FaqPair(e.question, e.answer, e.line, e.section) for e in layout.entries]
+    return chunk_faq(pairs) + chunk_text(layout.prose, chunking)
 
 
 def faq_document(
@@ -53,7 +66,10 @@ def faq_document(
     if not pairs:
         raise InvalidInput("FAQ 没有任何问答", file=doc_id)
     chunks = chunk_faq(pairs)
-    digest = content_hash("faq\n" + title + "\n" + "\n".join(c.text for c in chunks))
+    sections = "\n".join(p.section for p in pairs)
+    digest = content_hash(
+        f"faq\n{title}\n" + "\n".join(c.text for c in chunks) + sections + FAQ_UNITS_VERSION
+    )
     return DocumentInput(shop_id, doc_id, "faq", title, digest, chunks, version=version)
 
 

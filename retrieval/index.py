@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -81,13 +82,36 @@ class IndexResult:
     removed: int = 0
 
 
-def passage_text(title: str, section: str, text: str) -> str:
+# How much of a FAQ answer is matched along with its question (whole sentences up to this).
+MATCH_ANSWER_CHARS = 100
+_ANSWER_MARK = "\n答："
+_SENTENCE_ENDS = re.compile(r"[。！？；!?;\n]")
+
+
+def passage_text(title: str, section: str, text: str, question: str = "") -> str:
     """What is embedded and BM25-indexed: the chunk with its title and heading path in front,
-    so a chunk that says only "7 天内可退" still matches a question about 退货政策."""
-    head = [title] if title and title not in text[: len(title) + 8] else []
-    if section and section != title and section not in text[: len(section) + 8]:
+    so a chunk that says only "7 天内可退" still matches a question about 退货政策.
+
+    A FAQ entry (`question` given, text `问：…\n答：…`) is matched on its question and the opening
+    of its answer, which names what the answer is about (单笔实付满99元包邮…): a long answer's
+    other words would drown the question. The whole answer is stored and returned."""
+    body = text
+    if question:
+        asked, mark, answer = text.partition(_ANSWER_MARK)
+        body = asked + mark + answer_opening(answer) if mark else text
+    head = [title] if title and title not in body[: len(title) + 8] else []
+    if section and section != title and section not in body[: len(section) + 8]:
         head.append(section)
-    return (" ｜ ".join(head) + "\n" + text) if head else text
+    return (" ｜ ".join(head) + "\n" + body) if head else body
+
+
+def answer_opening(answer: str, limit: int = MATCH_ANSWER_CHARS) -> str:
+    """The answer's whole sentences up to `limit` characters (a first sentence longer than that
+    is cut); a short answer as it is."""
+    if len(answer) <= limit:
+        return answer
+    ends = [m.end() for m in _SENTENCE_ENDS.finditer(answer, 0, limit + 1)]
+    return answer[: ends[-1] if ends else limit].strip()
 
 
 def _metadata(doc: DocumentInput, chunk: Chunk, index: int) -> dict[str, str | int | float | bool]:
@@ -315,7 +339,9 @@ class ShopSnapshot:
 
 def _passage(chunk: StoredTriple) -> str:
     meta = chunk[2]
-    return passage_text(str(meta.get("title", "")), str(meta.get("section", "")), chunk[1])
+    return passage_text(
+        str(meta.get("title", "")), str(meta.get("section", "")), chunk[1], str(meta.get("question", ""))
+    )
 
 
 def _learn_words(dictionary: JiebaDictionary, metas: Sequence[dict[str, Any]]) -> None:
@@ -514,7 +540,9 @@ def index_documents(
         else:
             work.append(n)
 
-    passages = [passage_text(docs[n].title, c.section, c.text) for n in work for c in docs[n].chunks]
+    passages = [
+        passage_text(docs[n].title, c.section, c.text, c.question) for n in work for c in docs[n].chunks
+    ]
     vectors = _embed(kb.embedder, passages, progress)
     offset = 0
     touched: list[str] = []

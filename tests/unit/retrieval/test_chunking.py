@@ -74,11 +74,13 @@ def test_a_large_table_is_not_split() -> None:
     assert len(chunks) == 1 and chunks[0].kind == "table" and chunks[0].text == table
 
 
-def test_faq_pairs_are_single_chunks() -> None:
-    chunks = chunk_faq([FaqPair("满多少包邮？", "满99元包邮。"), FaqPair("发什么快递？", "默认中通。")])
+def test_faq_pairs_are_single_chunks_under_their_section() -> None:
+    chunks = chunk_faq(
+        [FaqPair("满多少包邮？", "满99元包邮。"), FaqPair("发什么快递？", "默认中通。", 3, "配送")]
+    )
     assert chunks == [
-        Chunk("问：满多少包邮？\n答：满99元包邮。", "满多少包邮？", "faq", question="满多少包邮？"),
-        Chunk("问：发什么快递？\n答：默认中通。", "发什么快递？", "faq", question="发什么快递？"),
+        Chunk("问：满多少包邮？\n答：满99元包邮。", "", "faq", question="满多少包邮？"),
+        Chunk("问：发什么快递？\n答：默认中通。", "配送", "faq", question="发什么快递？"),
     ]
 
 

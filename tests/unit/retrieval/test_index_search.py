@@ -12,7 +12,15 @@ import pytest
 from retrieval.cards import product_card
 from retrieval.chunking import Chunk, ChunkingConfig, FaqPair, chunk_faq, chunk_text
 from retrieval.embedding import Vectors
-from retrieval.index import DocumentInput, KnowledgeBase, content_hash, delete_document, index_document
+from retrieval.index import (
+    DocumentInput,
+    KnowledgeBase,
+    answer_opening,
+    content_hash,
+    delete_document,
+    index_document,
+    passage_text,
+)
 from retrieval.search import (
     DEFAULT_EVIDENCE,
     DEFAULT_GROUNDING,
@@ -266,7 +274,30 @@ def test_faq_chunks_carry_their_question(kb: KnowledgeBase) -> None:
         DocumentInput(SHOP, "faq:shop", "faq", "常见问题", content_hash("faq"), chunks),
     )
     hit = search(kb, SHOP, "多少钱包邮", k=1).hits[0]
-    assert (hit.question, hit.section) == ("满多少包邮？", "满多少包邮？")
+    assert (hit.question, hit.section, hit.text) == ("满多少包邮？", "", "问：满多少包邮？\n答：满99元包邮。")
+
+
+def test_a_faq_entry_is_matched_on_its_question_and_the_opening_of_its_answer() -> None:
+    long_answer = "签收后七天内可以申请退货。" + "退货时请保持包装完好，配件齐全，赠品一并寄回。" * 10
+    text = f"问：七天无理由怎么退？\n答：{long_answer}"
+    assert passage_text("帮助中心", "售后服务 > 退换货", text, "七天无理由怎么退？") == (
+        "帮助中心 ｜ 售后服务 > 退换货\n问：七天无理由怎么退？\n答：签收后七天内可以申请退货。"
+        "退货时请保持包装完好，配件齐全，赠品一并寄回。退货时请保持包装完好，配件齐全，赠品一并寄回。"
+        "退货时请保持包装完好，配件齐全，赠品一并寄回。"
+    )
+    # A short answer is matched whole, and a chunk that is no FAQ entry as before.
+    assert passage_text("常见问题", "", "问：满多少包邮？\n答：满99元包邮。", "满多少包邮？") == (
+        "常见问题\n问：满多少包邮？\n答：满99元包邮。"
+    )
+    assert (
+        passage_text("退换货政策", "退换货政策 > 运费", long_answer)
+        == f"退换货政策 ｜ 退换货政策 > 运费\n{long_answer}"
+    )
+
+
+def test_an_answer_opening_without_sentence_ends_is_cut_at_the_limit() -> None:
+    assert answer_opening("无标点" * 50, limit=10) == "无标点无标点无标点无"
+    assert answer_opening("短答案。", limit=10) == "短答案。"
 
 
 def test_a_restrictive_filter_still_finds_its_few_chunks(kb: KnowledgeBase) -> None:
