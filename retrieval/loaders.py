@@ -1,8 +1,10 @@
-"""Turn uploaded bytes into text the chunker understands: Markdown, TXT, DOCX, PDF and FAQ CSV.
+"""Turn uploaded bytes into text the chunker understands: Markdown, TXT, HTML, DOCX, PDF and FAQ CSV.
 
 Text files may be UTF-8, UTF-8 with a BOM or GBK; they are decoded, and FAQ CSVs read, by the one
-upload reader (`store.uploads`). DOCX headings become Markdown headings and DOCX tables Markdown tables, so
-one chunker serves every format. PDF pages are joined with their page numbers kept for errors.
+upload reader (`store.uploads`). DOCX and HTML headings become Markdown headings, their tables
+Markdown tables and their all-bold paragraphs `**…**` lines, so one chunker (and one FAQ reader,
+`retrieval.faq_parse`) serves every format. PDF pages are joined with their page numbers kept
+for errors. A FAQ CSV may have a section column (分类, category…) for each question's path.
 Every failure is an `InvalidInput` that names the file and the line or page.
 """
 
@@ -13,24 +15,29 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from retrieval.chunking import FaqPair
+from retrieval.chunking import SECTION_SEP, FaqPair
+from retrieval.html_text import html_to_text
 from store.errors import InvalidInput
 from store.uploads import csv_text_rows, decode_text
 
-SourceFormat = Literal["markdown", "text", "docx", "pdf", "faq_csv"]
+SourceFormat = Literal["markdown", "text", "html", "docx", "pdf", "faq_csv"]
 
 _SUFFIXES: dict[str, SourceFormat] = {
     ".md": "markdown",
     ".markdown": "markdown",
     ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
     ".docx": "docx",
     ".pdf": "pdf",
     ".csv": "faq_csv",
 }
 _QUESTION_COLUMNS = ("question", "问题", "q")
 _ANSWER_COLUMNS = ("answer", "答案", "回答", "a")
+_SECTION_COLUMNS = ("section", "category", "分类", "类别", "类目", "栏目", "模块")
+_SECTION_SEPS = re.compile(r"\s*[>＞]\s*")
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,11 @@ def load_bytes(name: str, data: bytes, *, title: str | None = None) -> LoadedDoc
     fmt = detect_format(name)
     if not data.strip():
         raise InvalidInput("文件为空", file=name)
+    page_title = ""
     if fmt in ("markdown", "text"):
         text = _normalise(decode_text(data, name))
+    elif fmt == "html":
+        text, page_title = html_to_text(_normalise(decode_text(data, name)))
     elif fmt == "docx":
         text = _docx_text(data, name)
     elif fmt == "pdf":
@@ -67,7 +77,7 @@ def load_bytes(name: str, data: bytes, *, title: str | None = None) -> LoadedDoc
         return LoadedDocument(name, title or Path(name).stem, fmt, "", tuple(pairs))
     if not text.strip():
         raise InvalidInput("文件中没有可读取的文字", file=name)
-    return LoadedDocument(name, title or _title_of(text) or Path(name).stem, fmt, text)
+    return LoadedDocument(name, title or page_title or _title_of(text) or Path(name).stem, fmt, text)
 
 
 def load_path(path: Path, *, title: str | None = None) -> LoadedDocument:
@@ -101,6 +111,7 @@ def parse_faq_csv(text: str, name: str) -> list[FaqPair]:
     lowered = [h.lower() for h in header]
     q_col = next((lowered.index(c) for c in _QUESTION_COLUMNS if c in lowered), None)
     a_col = next((lowered.index(c) for c in _ANSWER_COLUMNS if c in lowered), None)
+    s_col = next((lowered.index(c) for c in _SECTION_COLUMNS if c in lowered), None)
     if q_col is None or a_col is None:
         raise InvalidInput(
             f"FAQ 表头必须包含 question 和 answer 两列，实际是 {header!r}", file=name, line=header_line
@@ -114,7 +125,12 @@ def parse_faq_csv(text: str, name: str) -> list[FaqPair]:
             raise InvalidInput("问题为空", file=name, line=line, field="question")
         if not answer:
             raise InvalidInput("答案为空", file=name, line=line, field="answer")
-        pairs.append(FaqPair(_normalise(question), _normalise(answer), line))
+        section = (
+            _SECTION_SEPS.sub(SECTION_SEP, row[s_col].strip())
+            if s_col is not None and s_col < len(row)
+            else ""
+        )
+        pairs.append(FaqPair(_normalise(question), _normalise(answer), line, _normalise(section)))
     if not pairs:
         raise InvalidInput("FAQ 文件没有任何问答", file=name, line=header_line + 1)
     return pairs
@@ -142,6 +158,8 @@ def _docx_text(data: bytes, name: str) -> str:
                 lines += ["", "#" * int(level.group(1)) + " " + text, ""]
             elif style == "Title":
                 lines += ["", "# " + text, ""]
+            elif _all_bold(item):
+                lines += [f"**{text}**", ""]
             else:
                 lines += [text, ""]
         elif isinstance(item, Table):
@@ -153,6 +171,14 @@ def _docx_text(data: bytes, name: str) -> str:
                     lines.append("|" + "---|" * len(cells))
             lines.append("")
     return _normalise("\n".join(lines))
+
+
+def _all_bold(paragraph: Any) -> bool:
+    """Every run with text is bold (directly, or by its character style): a question line."""
+    runs = [r for r in paragraph.runs if r.text.strip()]
+    return bool(runs) and all(
+        r.bold or (r.bold is None and r.style is not None and r.style.font.bold) for r in runs
+    )
 
 
 def _pdf_text(data: bytes, name: str) -> str:

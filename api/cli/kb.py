@@ -1,7 +1,7 @@
 """`siyu kb ...`: the knowledge base from the terminal.
 
 - `siyu kb ingest PATH... [--shop NAME] [--doc-type policy|faq|manual]`: index files (a folder:
-  every .md/.txt/.docx/.pdf/.csv in it), replacing earlier versions of the same file name.
+  every .md/.txt/.html/.docx/.pdf/.csv in it), replacing earlier versions of the same file name.
 - `siyu kb sync-products [--shop NAME]`: (re)index the store's product cards.
 - `siyu kb import-products FILE [--shop NAME]`: upsert products (CSV/XLSX/JSON) by SKU into the
   store, all or nothing, then re-index the changed cards.
@@ -29,7 +29,7 @@ from store.errors import InvalidInput, SiyuError
 from store.uploads import read_path
 
 kb_app = typer.Typer(help="知识库: 导入文档、同步商品、检索 (命中测试) 与检索评测", no_args_is_help=True)
-SUPPORTED = (".md", ".markdown", ".txt", ".docx", ".pdf", ".csv")
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf", ".csv")
 ShopOption = Annotated[str, typer.Option("--shop", help="店铺名称 (默认演示店铺)")]
 
 
@@ -109,7 +109,9 @@ def _files(paths: list[Path]) -> list[Path]:
 @kb_app.command("ingest")
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="文件或文件夹 (.md .txt .docx .pdf, FAQ 用 .csv)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="文件或文件夹 (.md .txt .html .docx .pdf, FAQ 用 .csv)")
+    ],
     shop: ShopOption = DEMO_SHOP_NAME,
     doc_type: Annotated[str, typer.Option("--doc-type", help="policy | manual (CSV 总是 faq)")] = "policy",
 ) -> None:
@@ -119,7 +121,7 @@ def ingest(
     shop_id = service.shop_id_by_name(rt, shop)
     files = _files(paths)
     if not files:
-        raise InvalidInput("没有找到可导入的文件 (.md .txt .docx .pdf .csv)")
+        raise InvalidInput("没有找到可导入的文件 (.md .txt .html .docx .pdf .csv)")
     table = Table("文件", "类型", "版本", "分段", "结果", title=f"导入到「{shop}」")
     failed = 0
     with Progress(

@@ -117,3 +117,80 @@ def test_faq_csv_header_is_checked() -> None:
     with pytest.raises(InvalidInput, match="question 和 answer") as exc:
         load_bytes("faq.csv", b"q1,a1\nx,y\n")
     assert exc.value.line == 1
+
+
+def test_faq_csv_category_column_becomes_the_section_path() -> None:
+    data = "分类,问题,答案\n售后服务 > 退换货,能退吗？,七天内可退。\n,多久发货？,当天发。\n"
+    assert load_bytes("faq.csv", data.encode()).faq == (
+        FaqPair("能退吗？", "七天内可退。", 2, "售后服务 > 退换货"),
+        FaqPair("多久发货？", "当天发。", 3, ""),
+    )
+
+
+HELP_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>帮助中心 - 小鹿</title>
+<style>p { color: red }</style><script>var faq = "<h2>不是问题？</h2>";</script></head>
+<body><nav><a href="/">首页</a> | <a href="/me">我的</a></nav>
+<h1>帮助中心</h1>
+<h2>售后服务</h2>
+<h3>七天无理由怎么退？</h3>
+<p>签收后 7 天内
+   可以在订单页申请退货。</p>
+<ol><li>打开订单</li><li>点击<b>申请售后</b></li></ol>
+<dl><dt>退货运费谁出？</dt><dd>质量问题由商家承担。<br>无理由退货由买家承担。</dd></dl>
+<details><summary>能开发票吗？</summary><p>可以，在订单页申请。</p></details>
+<p><strong>积分会过期吗？</strong></p><p>每年 12 月 31 日清零。</p>
+<table><tr><th>类型</th><th>时效</th></tr><tr><td>常温</td><td>1-2 天</td></tr></table>
+<p>Ship &amp; return</p>
+</body></html>"""
+
+
+def test_html_keeps_headings_bold_lines_lists_and_tables() -> None:
+    loaded = load_bytes("help.html", HELP_PAGE.encode())
+    assert (loaded.format, loaded.title) == ("html", "帮助中心 - 小鹿")
+    assert loaded.text == (
+        "# 帮助中心\n\n## 售后服务\n\n### 七天无理由怎么退？\n\n签收后 7 天内可以在订单页申请退货。\n\n"
+        "1. 打开订单\n\n2. 点击申请售后\n\n**退货运费谁出？**\n\n"
+        "质量问题由商家承担。\n\n无理由退货由买家承担。\n\n"
+        "**能开发票吗？**\n\n可以，在订单页申请。\n\n**积分会过期吗？**\n\n每年 12 月 31 日清零。\n\n"
+        "| 类型 | 时效 |\n|---|---|\n| 常温 | 1-2 天 |\n\nShip & return\n"
+    )
+
+
+def test_html_help_page_entries() -> None:
+    from retrieval.faq_parse import split_faq
+
+    text = load_bytes("help.htm", HELP_PAGE.encode("gbk", errors="ignore")).text
+    assert [(e.question, e.answer) for e in split_faq(text).entries] == [
+        ("七天无理由怎么退？", "签收后 7 天内可以在订单页申请退货。\n1. 打开订单\n2. 点击申请售后"),
+        ("退货运费谁出？", "质量问题由商家承担。\n无理由退货由买家承担。"),
+        ("能开发票吗？", "可以，在订单页申请。"),
+        (
+            "积分会过期吗？",
+            "每年 12 月 31 日清零。\n| 类型 | 时效 |\n|---|---|\n| 常温 | 1-2 天 |\nShip & return",
+        ),
+    ]
+
+
+def test_docx_bold_paragraphs_become_bold_lines() -> None:
+    document = docx.Document()
+    document.add_heading("会员FAQ", level=1)
+    document.add_paragraph().add_run("积分怎么获得？").bold = True
+    document.add_paragraph("每消费1元得1积分。")
+    mixed = document.add_paragraph()
+    mixed.add_run("注意：").bold = True
+    mixed.add_run("积分不可转让。")
+    buf = io.BytesIO()
+    document.save(buf)
+    text = load_bytes("会员.docx", buf.getvalue()).text
+    assert "**积分怎么获得？**\n\n每消费1元得1积分。\n\n注意：积分不可转让。" in text
+
+
+def test_pdf_question_and_answer_lines() -> None:
+    from retrieval.faq_parse import split_faq
+
+    pages = ["Q: How long is the warranty?", "A: One year from delivery.", "Q: Can I return it?", "A: Yes."]
+    text = load_bytes("faq.pdf", _pdf(pages)).text
+    assert [(e.question, e.answer) for e in split_faq(text).entries] == [
+        ("How long is the warranty?", "One year from delivery."),
+        ("Can I return it?", "Yes."),
+    ]
