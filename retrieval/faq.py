@@ -1,4 +1,4 @@
-"""Curated direct answers: a stored FAQ answer returned verbatim, with its citation.
+"""Curated direct answers: a stored FAQ answer returned verbatim, cited by its question.
 
 When a shopper's question matches a curated FAQ question closely enough, the merchant's own
 wording is better than anything generated. The match score mixes the dense similarity of the
@@ -23,12 +23,13 @@ _NOISE = re.compile(r"[\s\W_]+")
 
 @dataclass(frozen=True)
 class DirectAnswer:
-    question: str
-    answer: str
+    question: str  # what the answer is cited by
+    answer: str  # the entry's whole answer
     score: float
     chunk_id: str
     doc_id: str
-    title: str
+    title: str  # the document's
+    section: str = ""  # the heading path above the question
 
 
 def bigram_dice(a: str, b: str) -> float:
@@ -57,10 +58,11 @@ def answer_of(hit: Hit) -> str:
 def direct_answer(
     result: SearchResult, *, threshold: float = FAQ_THRESHOLD, top_n: int = 3
 ) -> DirectAnswer | None:
-    """The best FAQ among the top hits if it clears `threshold`, else None."""
+    """The best FAQ entry among the top hits if it clears `threshold`, else None. An entry is
+    any chunk with a question: a FAQ CSV row or an entry found in an uploaded page."""
     best: tuple[float, Hit] | None = None
     for hit in result.hits[:top_n]:
-        if hit.doc_type != "faq" or not hit.question:
+        if not hit.question:
             continue
         score = faq_match_score(result.query, hit)
         if best is None or score > best[0]:
@@ -68,4 +70,4 @@ def direct_answer(
     if best is None or best[0] < threshold:
         return None
     score, hit = best
-    return DirectAnswer(hit.question, answer_of(hit), score, hit.chunk_id, hit.doc_id, hit.title)
+    return DirectAnswer(hit.question, answer_of(hit), score, hit.chunk_id, hit.doc_id, hit.title, hit.section)

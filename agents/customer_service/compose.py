@@ -164,7 +164,11 @@ def compose(
 
     if results.faq is not None:
         f = results.faq
-        sources.append(Source(f"S{len(sources) + 1}", "faq", f.title, f.answer, f.doc_id, f.chunk_id))
+        # Cited by its question: in a help centre of hundreds of entries the document's title
+        # says little about where the answer came from.
+        sources.append(
+            Source(f"S{len(sources) + 1}", "faq", f.question, f.answer, f.doc_id, f.chunk_id, f.section)
+        )
         lines.append(f"{f.answer}（出自《{f.title}》）")
     elif (
         not tool
@@ -186,10 +190,20 @@ def compose(
                 if not excerpt:
                     continue
                 title = h.title or h.doc_id
+                # A FAQ entry is cited by its question, a passage by its document and heading path.
                 sources.append(
-                    Source(f"S{len(sources) + 1}", "document", title, h.text, h.doc_id, h.chunk_id, h.section)
+                    Source(
+                        f"S{len(sources) + 1}",
+                        "document",
+                        h.question or title,
+                        h.text,
+                        h.doc_id,
+                        h.chunk_id,
+                        h.section,
+                    )
                 )
-                where = f"《{title}》" + (f"「{h.section}」" if h.section else "")
+                label = h.question or h.section
+                where = f"《{title}》" + (f"「{label}」" if label else "")
                 lines.append(f"{excerpt}（依据{where}）")
 
     if not lines:

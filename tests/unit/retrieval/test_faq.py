@@ -58,3 +58,26 @@ def test_no_direct_answer_below_threshold_or_without_faq_hits() -> None:
 
 def test_answer_of_falls_back_to_the_text() -> None:
     assert answer_of(faq_hit("问题", "第一行\n第二行", 0.9)) == "第一行\n第二行"
+
+
+def test_an_entry_found_in_an_uploaded_page_answers_directly_with_its_section() -> None:
+    entry = Hit(
+        chunk_id="help:0001",
+        doc_id="help.md",
+        doc_type="policy",
+        title="帮助中心",
+        section="售后服务 > 退换货",
+        text="问：七天无理由怎么退？\n答：签收后7天内可申请。\n1. 打开订单\n2. 申请售后",
+        score=1.0,
+        matched_by="dense",
+        similarity=0.93,
+        question="七天无理由怎么退？",
+    )
+    found = direct_answer(result("七天无理由怎么退", entry))
+    assert found is not None
+    assert (found.question, found.answer, found.section, found.title) == (
+        "七天无理由怎么退？",
+        "签收后7天内可申请。\n1. 打开订单\n2. 申请售后",
+        "售后服务 > 退换货",
+        "帮助中心",
+    )

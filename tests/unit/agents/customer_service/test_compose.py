@@ -14,6 +14,7 @@ from agents.customer_service.tools import (
     VariantInfo,
     find_order_no,
 )
+from retrieval.faq import DirectAnswer
 from retrieval.search import GroundingFeatures, Hit, SearchResult
 
 ORDER = OrderInfo(
@@ -131,3 +132,39 @@ def test_an_after_sales_rule_ranked_above_the_product_joins_the_product_card() -
         min_evidence=0.999,
     )
     assert [c["doc_id"] for c in strict.citations] == ["product:SX-311"]
+
+
+def test_a_curated_answer_is_given_whole_and_cited_by_its_question() -> None:
+    answer = "签收后7天内可在订单页申请退货。\n1. 打开订单详情\n2. 点击申请售后"
+    faq = DirectAnswer("七天无理由怎么退？", answer, 0.9, "c9", "help.md", "帮助中心", "售后服务 > 退换货")
+    out = compose("不想要了咋退", Intent.return_exchange, ToolResults(kb=_kb(), faq=faq))
+    assert out.text == f"{answer}（出自《帮助中心》）"
+    assert out.citations == [
+        {
+            "ref": "S1",
+            "kind": "faq",
+            "title": "七天无理由怎么退？",
+            "doc_id": "help.md",
+            "chunk_id": "c9",
+            "section": "售后服务 > 退换货",
+        }
+    ]
+
+
+def test_a_faq_entry_used_as_a_passage_is_cited_by_its_question() -> None:
+    entry = Hit(
+        "c3",
+        "help.md",
+        "policy",
+        "帮助中心",
+        "售后服务 > 退换货",
+        "问：退货运费谁出？\n答：质量问题由商家承担。无理由退货由买家承担。",
+        0.03,
+        "dense",
+        similarity=0.92,
+        question="退货运费谁出？",
+        coverage=0.8,
+    )
+    out = compose("退货的运费要我出吗", Intent.return_exchange, ToolResults(kb=_kb(entry)))
+    assert out.text.endswith("（依据《帮助中心》「退货运费谁出？」）")
+    assert out.citations[0]["title"] == "退货运费谁出？"
