@@ -14,8 +14,8 @@ from typing import Any
 
 from agents.customer_service.brief import Evidence, best_sentence, sentences
 from agents.customer_service.handoff import char_bigrams
-from agents.customer_service.schemas import Intent, ShopPolicy
-from agents.customer_service.tools import OrderInfo, ProductInfo, ToolResults
+from agents.customer_service.schemas import Intent, OrderNumberFormat, ShopPolicy
+from agents.customer_service.tools import DEFAULT_ORDER_NUMBER, OrderInfo, ProductInfo, ToolResults
 from retrieval.search import DEFAULT_EVIDENCE, Hit
 
 MAX_CHUNK_SENTENCES = 2
@@ -134,10 +134,16 @@ def _policy_outranks_products(hits: list[Hit], min_evidence: float) -> bool:
 
 
 def compose(
-    question: str, intent: Intent, results: ToolResults, *, min_evidence: float = DEFAULT_MIN_EVIDENCE
+    question: str,
+    intent: Intent,
+    results: ToolResults,
+    *,
+    min_evidence: float = DEFAULT_MIN_EVIDENCE,
+    order_number: OrderNumberFormat = DEFAULT_ORDER_NUMBER,
 ) -> Composed:
     """The offline reply. `grounding` is 1 when a tool answered, else the KB search's.
-    `min_evidence`: how strong a policy chunk must be to join a product answer."""
+    `min_evidence`: how strong a policy chunk must be to join a product answer; `order_number`:
+    the shop's format, whose example the bot shows when it asks for a number."""
     kb_grounding = results.kb.grounding if results.kb is not None else 0.0
     if intent is Intent.chitchat and results.order is None and not results.products:
         return Composed("您好，我是店铺的智能客服，商品、订单物流、售后政策都可以问我哦～", [], 1.0, True)
@@ -154,7 +160,7 @@ def compose(
         lines.append(order_text(o))
         tool = True
     elif results.order_asked:
-        lines.append("暂时没有查到您的订单，麻烦发一下订单号（以 LM 开头的一串数字），我马上帮您查。")
+        lines.append(f"暂时没有查到您的订单，{order_number.request}，我马上帮您查。")
         tool = True
     for p in results.products:
         text = product_text(p)

@@ -4,7 +4,8 @@
 
     {"cs": {"low_grounding": 0.3, "vip_segments": ["vip"], "vip_min_lifetime_value": "3000",
             "extra_keywords": {"customer_request": ["叫小二"]},
-            "business_hours": {"open": "09:00", "close": "21:00", "weekdays": [0, 1, 2, 3, 4, 5]}}}
+            "business_hours": {"open": "09:00", "close": "21:00", "weekdays": [0, 1, 2, 3, 4, 5]},
+            "order_number": {"pattern": "\\d{18,19}", "example": "2401151234567890123"}}}
 
 Anything not given takes the default.
 """
@@ -162,6 +163,53 @@ class BusinessHours(BaseModel):
         raise AssertionError("weekdays is never empty")  # pragma: no cover
 
 
+class OrderNumberFormat(BaseModel):
+    """What this shop's order numbers look like: the bot finds them in a message with `pattern`
+    and shows `example` when it asks for one. Matched case-insensitively and read in upper case
+    (顾客 type lm2026…), never inside a longer run of letters or digits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str = Field(
+        default=r"[A-Za-z]{1,4}\d{8,20}",
+        min_length=1,
+        max_length=200,
+        description="regular expression one order number matches, e.g. LM\\d{13} or \\d{18,19}",
+    )
+    example: str = Field(default="", max_length=40, description="an order number shown to the customer")
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"订单号格式 {value!r} 不是合法的正则: {exc}") from exc
+        if compiled.fullmatch(""):
+            raise ValueError(f"订单号格式 {value!r} 能匹配空字符串，请写出订单号的样子，例如 LM\\d{{13}}")
+        return value
+
+    @model_validator(mode="after")
+    def _example_fits(self) -> OrderNumberFormat:
+        if self.example and not re.fullmatch(self.pattern, self.example, re.IGNORECASE):
+            raise ValueError(f"示例订单号 {self.example!r} 不符合订单号格式 {self.pattern!r}")
+        return self
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(rf"(?<![A-Za-z0-9])(?:{self.pattern})(?![A-Za-z0-9])", re.IGNORECASE)
+
+    def find(self, text: str) -> str | None:
+        """The first order number in `text`, upper-cased, or None."""
+        m = self.regex.search(text)
+        return m.group(0).upper() if m else None
+
+    @property
+    def request(self) -> str:
+        """How the bot asks the customer for one."""
+        return f"麻烦发一下订单号（例如 {self.example}）" if self.example else "麻烦发一下订单号"
+
+
 class ShopPolicy(BaseModel):
     """Per-shop customer-service rules. Every field has a sensible default."""
 
@@ -198,6 +246,7 @@ class ShopPolicy(BaseModel):
     handoff_on_commitment_blocked: bool = Field(
         default=False, description="hand a blocked reply to staff even when a safe answer exists"
     )
+    order_number: OrderNumberFormat = Field(default_factory=OrderNumberFormat)
 
     @field_validator("keywords", "extra_keywords")
     @classmethod

@@ -37,7 +37,15 @@ from agents.customer_service.guard import guard_reply
 from agents.customer_service.handoff import HandoffInput, decide, score_sentiment
 from agents.customer_service.intent import LABEL_DESCRIPTIONS, IntentClassifier, IntentResult, SecondOpinion
 from agents.customer_service.normalize import fold
-from agents.customer_service.schemas import CustomerFacts, Handoff, Intent, Reason, ShopPolicy, Turn
+from agents.customer_service.schemas import (
+    CustomerFacts,
+    Handoff,
+    Intent,
+    OrderNumberFormat,
+    Reason,
+    ShopPolicy,
+    Turn,
+)
 from agents.customer_service.state import (
     ActionKind,
     Close,
@@ -215,17 +223,23 @@ def _customer_facts(session: Session, shop_id: int, customer_id: int, results: T
 
 
 def _run_tools(
-    runtime: Runtime, session: Session, conv: Conversation, text: str, intent: Intent
+    runtime: Runtime,
+    session: Session,
+    conv: Conversation,
+    text: str,
+    intent: Intent,
+    order_number: OrderNumberFormat,
 ) -> ToolResults:
     results = ToolResults()
     results.kb = kb_search(runtime.knowledge_base(), conv.shop_id, text)
     results.faq = faq_answer(results.kb)
-    if intent in ORDER_INTENTS or find_order_no(text) is not None:
-        results.order = order_status(session, conv.shop_id, conv.customer_id, text)
+    named = find_order_no(text, order_number) is not None
+    if intent in ORDER_INTENTS or named:
+        results.order = order_status(session, conv.shop_id, conv.customer_id, text, order_number)
         # A 查询物流 question about the shipping policy (运费, 顺丰) is answered from the documents.
         status = intent is Intent.logistics and asks_order_status(fold(text))
         results.order_asked = results.order is None and status
-        results.order_shown = status or find_order_no(text) is not None
+        results.order_shown = status or named
     if results.faq is None and (
         intent in (Intent.product, Intent.promotion, Intent.other) or results.order is None
     ):
@@ -312,7 +326,7 @@ def _answer(
     )
     error = False
     try:
-        results = _run_tools(runtime, session, conv, text, intent.intent)
+        results = _run_tools(runtime, session, conv, text, intent.intent, policy.order_number)
     except Exception:
         log.exception("cs.tool_failed", extra={"shop_id": conv.shop_id, "conversation_id": conv.id})
         session.rollback()
@@ -321,7 +335,9 @@ def _answer(
     # back to the pool instead of idling through seconds of LLM latency (200 waiting chats would
     # otherwise hold 200 connections; the pool has 80). expire_on_commit is off: nothing reloads.
     session.commit()
-    composed = compose(text, intent.intent, results, min_evidence=policy.min_evidence)
+    composed = compose(
+        text, intent.intent, results, min_evidence=policy.min_evidence, order_number=policy.order_number
+    )
     coupons = coupons_of(shop_settings)
     facts = guard_facts(results, coupons, composed.cited_text)
     engine, reply = "offline", composed.text

@@ -1,7 +1,7 @@
 """The tools the customer-service agent uses; plain code over the store and the knowledge base.
 
-- `order_status`: an order number in the message, else the customer's most recent order; with
-  its items and latest logistics events.
+- `order_status`: an order number in the message (in the shop's `cs.order_number` format), else
+  the customer's most recent order; with its items and latest logistics events.
 - `product_lookup`: price, stock and variants, always read from the store (never from a chunk).
 - `kb_search`: policy/FAQ search with its `grounding`; `faq_answer`: a curated FAQ answered verbatim.
 Each result names its source so the answer can cite it.
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from agents.customer_service.guard import CouponRule, GuardFacts, PolicyFacts, ProductFact
+from agents.customer_service.schemas import OrderNumberFormat
 from retrieval.faq import DirectAnswer, direct_answer
 from retrieval.index import KnowledgeBase
 from retrieval.search import Hit, SearchResult, search
@@ -24,8 +25,9 @@ from store.models import Order, Product
 from store.repositories.catalog import ProductRepository
 from store.repositories.orders import OrderRepository
 
-ORDER_NO = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,4}\d{8,20})(?![0-9])")
 SKU_CODE = re.compile(r"(?<![A-Za-z])([A-Za-z]{1,3})\s*[-－_ ]?\s*(\d{2,4})(?!\d)")
+
+DEFAULT_ORDER_NUMBER = OrderNumberFormat()
 
 STATUS_CN = {
     "pending_payment": "待付款",
@@ -120,9 +122,9 @@ def asks_order_status(folded: str) -> bool:
     return bool(_ORDER_STATUS.search(folded)) and not _NOT_YET_ORDERED.search(folded)
 
 
-def find_order_no(text: str) -> str | None:
-    m = ORDER_NO.search(text)
-    return m.group(1).upper() if m else None
+def find_order_no(text: str, order_number: OrderNumberFormat = DEFAULT_ORDER_NUMBER) -> str | None:
+    """An order number in the shop's format (`cs.order_number`), or None."""
+    return order_number.find(text)
 
 
 def _order_info(order: Order, *, guessed: bool) -> OrderInfo:
@@ -142,10 +144,16 @@ def _order_info(order: Order, *, guessed: bool) -> OrderInfo:
     )
 
 
-def order_status(session: Session, shop_id: int, customer_id: int, text: str) -> OrderInfo | None:
+def order_status(
+    session: Session,
+    shop_id: int,
+    customer_id: int,
+    text: str,
+    order_number: OrderNumberFormat = DEFAULT_ORDER_NUMBER,
+) -> OrderInfo | None:
     """The order named in `text` (only if it is this customer's), else their most recent one."""
     repo = OrderRepository(session)
-    number = find_order_no(text)
+    number = find_order_no(text, order_number)
     if number is not None:
         order = repo.get_by_no(shop_id, number)
         if order is not None and order.customer_id == customer_id:

@@ -49,6 +49,9 @@ EVENT_HISTORY_DAYS = 90
 AS_OF_LOCAL = time(10, 0)
 FREE_SHIPPING_THRESHOLD = Decimal("99")
 SHIPPING_FEE = Decimal("8")
+# Order numbers: LM + the local order date + a 5-digit serial of the day. The shop's `cs` setting
+# tells the customer-service bot to look for (and ask for) exactly this.
+ORDER_NUMBER_FORMAT = {"pattern": r"LM\d{13}", "example": "LM2026112000001"}
 
 # Local hour of day people order: lunch break and the evening after the kids sleep.
 HOUR_WEIGHTS = (

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.demo.generator import DEFAULT_CUSTOMERS, DemoShop, generate
+from store.demo.generator import DEFAULT_CUSTOMERS, ORDER_NUMBER_FORMAT, DemoShop, generate
 from store.models import (
     Base,
     Customer,
@@ -104,6 +104,7 @@ def load_demo(
         shop.settings = {
             **shop.settings,
             "demo": {"seed": seed, "end_date": demo.end_date.isoformat(), "as_of": demo.as_of.isoformat()},
+            "cs": {**shop.settings.get("cs", {}), "order_number": ORDER_NUMBER_FORMAT},
         }
         _insert_all(session, shop.id, demo)
         keys = _issue_keys(session, shop.id, shop_name)

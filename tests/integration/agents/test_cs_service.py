@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from agents.customer_service import service
 from agents.llm import ChatRequest, ChatResponse
@@ -19,6 +19,7 @@ from store.demo import load_demo
 from store.errors import LLMTimeout
 from store.models import AuditLog, Customer, Message, MessageRole, Order
 from store.repositories.conversations import ConversationRepository
+from store.repositories.shops import ShopRepository
 from tests.demo_kb import DemoKB
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -85,6 +86,30 @@ def test_order_status_without_a_number_uses_the_recent_order(shop: Shop) -> None
     conv = _new(shop)
     turn = _say(shop, conv, "我的快递怎么还没到啊")
     assert turn.reply is not None and "您近期的订单" in turn.reply, turn
+
+
+def test_a_customer_without_orders_is_asked_for_a_number_in_the_shops_format(shop: Shop) -> None:
+    conv = int(service.start_conversation(shop.runtime, shop.shop_id, "new-customer", "wechat")["id"])
+    turn = _say(shop, conv, "我的快递到哪了")
+    assert turn.reply is not None and "麻烦发一下订单号（例如 LM2026112000001）" in turn.reply, turn
+
+
+def test_a_shop_with_its_own_order_number_format(shop: Shop) -> None:
+    digits = "2026112012345678"
+    with shop.runtime.sessions() as s:
+        ShopRepository(s).update_settings(
+            shop.shop_id, {"cs": {"order_number": {"pattern": r"\d{16}", "example": "2024010112345678"}}}
+        )
+        s.execute(update(Order).where(Order.order_no == shop.order_no).values(order_no=digits))
+        s.commit()
+    conv = _new(shop)
+    turn = _say(shop, conv, f"帮我查下订单 {digits} 到哪了")
+    assert turn.reply is not None and digits in turn.reply, turn
+    assert turn.citations[0]["kind"] == "order" and turn.citations[0]["doc_id"] == digits
+    stranger = int(service.start_conversation(shop.runtime, shop.shop_id, "new-customer", "wechat")["id"])
+    asked = _say(shop, stranger, "我的快递到哪了")
+    assert asked.reply is not None and "麻烦发一下订单号（例如 2024010112345678）" in asked.reply, asked
+    assert "LM" not in asked.reply
 
 
 def test_product_price_comes_from_the_store(shop: Shop) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import stat
 from datetime import date
 from pathlib import Path
@@ -76,6 +77,10 @@ def test_loaded_rows_match_the_generator(session_factory: sessionmaker[Session],
     with session_factory() as s:
         shop = ShopRepository(s).get(shop_id)
         assert shop.settings["demo"] == {"seed": 7, "end_date": "2026-11-22", "as_of": demo.as_of.isoformat()}
+        # The customer-service bot looks for, and asks for, the generator's order numbers.
+        pattern = shop.settings["cs"]["order_number"]["pattern"]
+        assert all(re.fullmatch(pattern, o.order_no) for o in demo.orders)
+        assert re.fullmatch(pattern, shop.settings["cs"]["order_number"]["example"])
 
         st771 = ProductRepository(s).require_by_sku(shop_id, "ST-771")
         source = next(p for p in demo.products if p.sku == "ST-771")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from agents.customer_service.compose import DEFAULT_MIN_EVIDENCE, compose, evidence_score
-from agents.customer_service.schemas import Intent
+from agents.customer_service.schemas import Intent, OrderNumberFormat
 from agents.customer_service.tools import (
     EventInfo,
     OrderInfo,
@@ -68,6 +68,15 @@ def test_policy_excerpt_reads_table_rows_and_names_its_document() -> None:
     assert out.text.startswith("水果坏果（腐烂、破裂），按坏果重量占比退款")
     assert "问题，赔付标准" not in out.text and "（依据《生鲜售后说明》" in out.text
     assert out.grounding == 0.9 and out.citations[0]["kind"] == "document"
+
+
+def test_asking_for_an_order_number_shows_the_shops_example() -> None:
+    digits = OrderNumberFormat(pattern=r"\d{16}", example="2024112012345678")
+    out = compose("我的快递到哪了", Intent.logistics, ToolResults(order_asked=True), order_number=digits)
+    assert out.text == "暂时没有查到您的订单，麻烦发一下订单号（例如 2024112012345678），我马上帮您查。"
+    plain = compose("我的快递到哪了", Intent.logistics, ToolResults(order_asked=True))
+    assert plain.text == "暂时没有查到您的订单，麻烦发一下订单号，我马上帮您查。"
+    assert "LM" not in out.text + plain.text
 
 
 def test_nothing_to_say_has_the_searchs_grounding() -> None:

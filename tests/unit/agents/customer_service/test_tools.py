@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from agents.customer_service.errors import InvalidShopPolicy
 from agents.customer_service.normalize import fold
-from agents.customer_service.tools import asks_order_status, card_skus
+from agents.customer_service.schemas import OrderNumberFormat, ShopPolicy
+from agents.customer_service.tools import asks_order_status, card_skus, find_order_no
 from retrieval.search import Hit, MatchedBy
 
 
@@ -70,3 +72,47 @@ def test_without_a_literal_top_match_the_top_cards_are_kept() -> None:
         "FS-504",
         "FS-503",
     ]
+
+
+# -- the shop's order-number format ------------------------------------------------------------
+
+
+def _format(order_number: dict[str, str]) -> OrderNumberFormat:
+    return ShopPolicy.from_shop_settings({"cs": {"order_number": order_number}}).order_number
+
+
+def test_the_default_format_asks_without_an_example() -> None:
+    assert find_order_no("订单号是ab12345678") == "AB12345678"
+    assert OrderNumberFormat().request == "麻烦发一下订单号"
+
+
+def test_a_shop_with_digit_order_numbers_finds_them_and_asks_by_its_example() -> None:
+    digits = _format({"pattern": r"\d{18,19}", "example": "2401151234567890123"})
+    assert find_order_no("单号 240115123456789012 怎么还没发", digits) == "240115123456789012"
+    # Not inside a longer run of digits, and not another shop's LM number.
+    assert find_order_no("卡号 62284801234567890123", digits) is None
+    assert find_order_no("订单LM2026112000001", digits) is None
+    assert digits.request == "麻烦发一下订单号（例如 2401151234567890123）"
+
+
+def test_the_demo_format_wants_its_exact_length() -> None:
+    demo = _format({"pattern": r"LM\d{13}", "example": "LM2026112000001"})
+    assert find_order_no("lm2026112000001 到哪了", demo) == "LM2026112000001"
+    assert find_order_no("LM20261120001", demo) is None
+
+
+@pytest.mark.parametrize(
+    ("order_number", "field", "says"),
+    [
+        ({"pattern": "LM(\\d"}, "cs.order_number.pattern", "不是合法的正则"),
+        ({"pattern": "\\d*"}, "cs.order_number.pattern", "能匹配空字符串"),
+        ({"pattern": "LM\\d{13}", "example": "2024112012345"}, "cs.order_number", "不符合订单号格式"),
+        ({"pattern": "LM\\d{13}", "prefix": "LM"}, "cs.order_number.prefix", ""),
+    ],
+)
+def test_a_bad_order_number_format_is_refused_with_its_field(
+    order_number: dict[str, str], field: str, says: str
+) -> None:
+    with pytest.raises(InvalidShopPolicy) as exc:
+        _format(order_number)
+    assert exc.value.field == field and says in exc.value.detail
